@@ -1,0 +1,1 @@
+"""recovery-help-bot: a Telegram guide for people affected by drug addiction."""

@@ -1,0 +1,106 @@
+"""Application: builds the fully wired python-telegram-bot ``Application``.
+
+:func:`build_application` reads settings, loads and validates content, and registers every
+handler (see ``handlers/__init__.py``). Startup work that needs the network or the database
+(opening storage, registering the command list) runs in ``post_init``; shutdown closes storage.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    LinkPreviewOptions,
+)
+from telegram.constants import ParseMode
+from telegram.ext import Application, Defaults
+from telegram.request import BaseRequest
+
+import handlers
+from bot.config import Settings
+from bot.content import DEFAULT_LANGUAGE, load_content
+from bot.services import KEY, Services
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+PRIVATE_COMMANDS = ["start", "menu", "helpnow", "checkin", "settings", "privacy", "delete", "help"]
+GROUP_COMMANDS = ["helpnow"]
+
+
+def api_base_urls(base: str) -> tuple[str, str]:
+    """PTB's ``base_url`` and ``base_file_url`` for a Bot API server root like
+    ``http://127.0.0.1:8081`` (a trailing ``/bot`` is accepted too)."""
+    root = base.rstrip("/").removesuffix("/bot")
+    return f"{root}/bot", f"{root}/file/bot"
+
+
+def build_application(
+    settings: Settings | None = None,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> Application:
+    """Return the wired, not yet started application (raises ConfigError or ContentError)."""
+    settings = settings or Settings.from_env()
+    content = load_content(settings.content_dir)
+    builder = (
+        Application.builder()
+        .token(settings.bot_token)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .concurrent_updates(32)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if settings.api_base_url:
+        base_url, base_file_url = api_base_urls(settings.api_base_url)
+        builder = builder.base_url(base_url).base_file_url(base_file_url)
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application = builder.build()
+    application.bot_data[KEY] = Services(settings=settings, content=content)
+    handlers.register(application)
+    return application
+
+
+async def _post_init(application: Application) -> None:
+    """Open the database and tell Telegram the command list."""
+    svc: Services = application.bot_data[KEY]
+    if svc.storage is None:
+        svc.storage = await Storage.open(svc.settings.database_path)
+    for code in svc.content.languages:
+        lang = svc.content.lang(code)
+        language_code = None if code == DEFAULT_LANGUAGE else code
+        descriptions = lang.ui["commands"]
+        await application.bot.set_my_commands(
+            [BotCommand(c, descriptions[c]) for c in PRIVATE_COMMANDS],
+            scope=BotCommandScopeAllPrivateChats(),
+            language_code=language_code,
+        )
+        await application.bot.set_my_commands(
+            [BotCommand(c, descriptions[c]) for c in GROUP_COMMANDS],
+            scope=BotCommandScopeAllGroupChats(),
+            language_code=language_code,
+        )
+    log.info(
+        "bot ready: %d languages, %d countries",
+        len(svc.content.languages),
+        len(svc.content.countries),
+    )
+
+
+async def _post_shutdown(application: Application) -> None:
+    svc: Services = application.bot_data[KEY]
+    if svc.storage is not None:
+        await svc.storage.close()
+        svc.storage = None

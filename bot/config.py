@@ -1,0 +1,103 @@
+"""Configuration: the one place that reads the environment (and an optional ``.env`` file).
+
+Every setting an operator can change is a field of :class:`Settings`; ``.env.example`` documents
+them all. A missing or malformed value raises :class:`ConfigError` with one clear sentence.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONTENT_DIR = PROJECT_ROOT / "content"
+DEFAULT_DATABASE_PATH = Path("data") / "bot.sqlite3"
+
+# Telegram tokens look like "<numeric bot id>:<35-ish url-safe characters>".
+_TOKEN_RE = re.compile(r"^\d{5,12}:[A-Za-z0-9_-]{30,64}$")
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is safe to print (never holds the token)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot needs to run, already validated."""
+
+    bot_token: str = field(repr=False)
+    admin_ids: frozenset[int] = frozenset()
+    database_path: Path = DEFAULT_DATABASE_PATH
+    api_base_url: str | None = None
+    log_level: str = "INFO"
+    content_dir: Path = DEFAULT_CONTENT_DIR
+    checkin_tick_seconds: float = 30.0
+    checkin_missed_window: timedelta = timedelta(hours=2)
+    broadcast_rate: float = 25.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+        """Read settings from ``env`` (default: the process environment plus ``.env``)."""
+        if env is None:
+            if dotenv:
+                from dotenv import load_dotenv
+
+                load_dotenv(override=False)
+            env = os.environ
+        token = env.get("BOT_TOKEN", "").strip()
+        if not token:
+            raise ConfigError("BOT_TOKEN is not set: put the token from @BotFather in .env")
+        if not _TOKEN_RE.match(token):
+            raise ConfigError(
+                "BOT_TOKEN is malformed: expected '<digits>:<letters>' as given by @BotFather"
+            )
+        return cls(
+            bot_token=token,
+            admin_ids=_parse_admin_ids(env.get("ADMIN_IDS", "")),
+            database_path=Path(env.get("DATABASE_PATH", "").strip() or DEFAULT_DATABASE_PATH),
+            api_base_url=(env.get("TELEGRAM_API_BASE_URL", "").strip() or None),
+            log_level=_parse_log_level(env.get("LOG_LEVEL", "")),
+            content_dir=Path(env.get("CONTENT_DIR", "").strip() or DEFAULT_CONTENT_DIR),
+            checkin_tick_seconds=_positive_float(env, "CHECKIN_TICK_SECONDS", 30.0),
+            checkin_missed_window=timedelta(
+                minutes=_positive_float(env, "CHECKIN_MISSED_WINDOW_MINUTES", 120.0)
+            ),
+            broadcast_rate=_positive_float(env, "BROADCAST_RATE", 25.0),
+        )
+
+
+def _parse_admin_ids(raw: str) -> frozenset[int]:
+    ids: set[int] = set()
+    for part in raw.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit():
+            raise ConfigError(f"ADMIN_IDS must be numeric Telegram user ids, got {part[:20]!r}")
+        ids.add(int(part))
+    return frozenset(ids)
+
+
+def _parse_log_level(raw: str) -> str:
+    level = raw.strip().upper() or "INFO"
+    if level not in _LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(sorted(_LOG_LEVELS))}")
+    return level
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw[:20]!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than zero")
+    return value

@@ -1,0 +1,73 @@
+"""Handlers: the one ordered list of everything the bot answers.
+
+Order matters: within a group the first matching handler wins, and lower groups run first.
+  group -2  activity: record that a private-chat user was active today
+  group  0  Help now (everywhere), group chats, commands, buttons, flows, then fallbacks
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import screens
+from handlers import activity, fallback, group, helpnow, menu, privacy, settings
+
+PRIVATE = filters.ChatType.PRIVATE
+NOT_PRIVATE = ~filters.ChatType.PRIVATE
+
+
+def _exact(data: str) -> str:
+    return f"^{data}$"
+
+
+def register(application: Application) -> None:
+    """Register every handler, in order."""
+    application.add_handler(TypeHandler(Update, activity.record_activity), group=-2)
+
+    handlers = [
+        # Channel posts are never answered.
+        MessageHandler(filters.UpdateType.CHANNEL_POSTS, fallback.ignore),
+        # Help now first, in every kind of chat.
+        CommandHandler(["helpnow", "sos"], helpnow.send_help_now),
+        CallbackQueryHandler(helpnow.help_now_button, pattern=_exact(screens.CB_HELP)),
+        # Group chats: nothing else is answered there beyond a pointer to the private chat.
+        MessageHandler(NOT_PRIVATE & ~filters.StatusUpdate.ALL, group.private_only),
+        MessageHandler(filters.StatusUpdate.ALL, fallback.ignore),
+        # Edited messages (also edited commands) are not acted on again.
+        MessageHandler(filters.UpdateType.EDITED_MESSAGE, fallback.edited),
+        # Commands.
+        CommandHandler("start", menu.start, filters=PRIVATE),
+        CommandHandler("menu", menu.menu, filters=PRIVATE),
+        CommandHandler("help", menu.help_command, filters=PRIVATE),
+        CommandHandler("settings", settings.settings_command, filters=PRIVATE),
+        CommandHandler("privacy", privacy.privacy, filters=PRIVATE),
+        CommandHandler("delete", privacy.delete_ask, filters=PRIVATE),
+        # Buttons.
+        CallbackQueryHandler(menu.menu, pattern=_exact(screens.CB_MENU)),
+        CallbackQueryHandler(menu.open_page, pattern=f"^{screens.CB_PAGE}"),
+        CallbackQueryHandler(settings.settings_command, pattern=_exact(screens.CB_SETTINGS)),
+        CallbackQueryHandler(settings.pick_country, pattern=_exact(screens.CB_COUNTRY_PICK)),
+        CallbackQueryHandler(settings.set_country, pattern=f"^{screens.CB_COUNTRY}"),
+        CallbackQueryHandler(settings.pick_language, pattern=_exact(screens.CB_LANGUAGE_PICK)),
+        CallbackQueryHandler(settings.set_language, pattern=f"^{screens.CB_LANGUAGE}"),
+        CallbackQueryHandler(privacy.privacy, pattern=_exact(screens.CB_PRIVACY)),
+        CallbackQueryHandler(privacy.stored_data, pattern=_exact(screens.CB_STORED)),
+        CallbackQueryHandler(privacy.delete_ask, pattern=_exact(screens.CB_DELETE_ASK)),
+        CallbackQueryHandler(privacy.delete_confirmed, pattern=_exact(screens.CB_DELETE_YES)),
+        CallbackQueryHandler(privacy.delete_cancelled, pattern=_exact(screens.CB_DELETE_NO)),
+        # Fallbacks: free text, unknown commands, anything else, stale buttons.
+        MessageHandler(filters.TEXT & ~filters.COMMAND, fallback.free_text),
+        MessageHandler(filters.COMMAND, fallback.unknown_command),
+        MessageHandler(filters.ALL, fallback.media),
+        CallbackQueryHandler(fallback.stale_button),
+    ]
+    application.add_handlers(handlers)
+    application.add_error_handler(fallback.on_error)

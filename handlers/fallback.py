@@ -1,0 +1,73 @@
+"""Fallbacks: the answer to anything no other handler took, and the error handler.
+
+Free text, unknown commands, stickers, photos, voice, edited messages and stale or forged
+buttons each get a short friendly line and the menu: never an error, never silence.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import screens
+from bot.services import services
+from handlers.respond import answer_query, language, show
+
+log = logging.getLogger(__name__)
+
+
+async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Text that no flow is waiting for."""
+    await show(update, context, screens.with_menu(await language(update, context), "fallback_text"))
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command the bot does not have."""
+    await show(
+        update, context, screens.with_menu(await language(update, context), "fallback_command")
+    )
+
+
+async def media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, voice, files, locations and anything else that is not text."""
+    await show(
+        update, context, screens.with_menu(await language(update, context), "fallback_media")
+    )
+
+
+async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message: the bot reads new messages only, and says so."""
+    await show(
+        update, context, screens.with_menu(await language(update, context), "fallback_edited")
+    )
+
+
+async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button whose data the bot does not know (old or forged): show the menu."""
+    lang = await language(update, context)
+    await answer_query(update, lang.text("fallback_stale_toast"))
+    await show(update, context, screens.with_menu(lang, "fallback_stale"))
+
+
+async def ignore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Updates that need no answer (channel posts, member changes)."""
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the error (redacted, without message text) and still give the person a way out."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("error while handling update %s", update_id, exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    try:
+        lang = services(context).content.lang(None)
+        await answer_query(update)
+        await context.bot.send_message(
+            update.effective_chat.id,
+            lang.text("fallback_error"),
+            reply_markup=screens.main_menu(lang).keyboard,
+        )
+    except Exception:
+        log.exception("could not tell the person about the error")

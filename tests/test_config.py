@@ -1,0 +1,80 @@
+"""Configuration from the environment: what an operator sees when a value is wrong."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import api_base_urls
+from bot.config import ConfigError, Settings
+
+GOOD = "1234567:TEST-offline-token-not-real-abcdefgh"
+
+
+def test_minimal_environment_needs_only_the_token() -> None:
+    settings = Settings.from_env({"BOT_TOKEN": GOOD})
+    assert settings.bot_token == GOOD
+    assert settings.admin_ids == frozenset()
+    assert settings.database_path == Path("data/bot.sqlite3")
+    assert settings.api_base_url is None
+    assert settings.checkin_missed_window == timedelta(hours=2)
+
+
+def test_all_variables_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "BOT_TOKEN": GOOD,
+            "ADMIN_IDS": " 42, 7 ,",
+            "DATABASE_PATH": "/tmp/x.sqlite3",
+            "TELEGRAM_API_BASE_URL": "http://127.0.0.1:9999",
+            "LOG_LEVEL": "debug",
+            "CHECKIN_TICK_SECONDS": "5",
+            "CHECKIN_MISSED_WINDOW_MINUTES": "30",
+            "BROADCAST_RATE": "1000",
+        }
+    )
+    assert settings.admin_ids == frozenset({42, 7})
+    assert settings.database_path == Path("/tmp/x.sqlite3")
+    assert settings.api_base_url == "http://127.0.0.1:9999"
+    assert settings.log_level == "DEBUG"
+    assert settings.checkin_tick_seconds == 5
+    assert settings.checkin_missed_window == timedelta(minutes=30)
+    assert settings.broadcast_rate == 1000
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "BOT_TOKEN is not set"),
+        ({"BOT_TOKEN": "   "}, "BOT_TOKEN is not set"),
+        ({"BOT_TOKEN": "not-a-token"}, "BOT_TOKEN is malformed"),
+        ({"BOT_TOKEN": GOOD, "ADMIN_IDS": "@someone"}, "ADMIN_IDS must be numeric"),
+        ({"BOT_TOKEN": GOOD, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
+        ({"BOT_TOKEN": GOOD, "BROADCAST_RATE": "fast"}, "BROADCAST_RATE must be a number"),
+        ({"BOT_TOKEN": GOOD, "CHECKIN_TICK_SECONDS": "0"}, "greater than zero"),
+    ],
+)
+def test_bad_values_give_one_clear_sentence(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        Settings.from_env(env)
+    assert "\n" not in str(info.value)
+
+
+def test_malformed_token_is_not_echoed() -> None:
+    secret = "99999:short"
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"BOT_TOKEN": secret})
+    assert secret not in str(info.value)
+
+
+def test_token_is_not_in_the_settings_repr() -> None:
+    assert GOOD not in repr(Settings(bot_token=GOOD))
+
+
+@pytest.mark.parametrize(
+    "base", ["http://127.0.0.1:8081", "http://127.0.0.1:8081/", "http://127.0.0.1:8081/bot"]
+)
+def test_api_base_url_accepts_a_server_root(base: str) -> None:
+    assert api_base_urls(base) == ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot")
