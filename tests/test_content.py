@@ -1,0 +1,305 @@
+"""Content: the shipped content is valid, covers the article in its own words, and keeps to the
+safety rules; broken content is refused with a report naming the file and the problem."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import screens
+from bot.config import DEFAULT_CONTENT_DIR
+from bot.content import Content, ContentError, load_content
+from bot.telegram_html import html_problems, visible_length, visible_text
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "help-for-drug-addiction.txt"
+
+
+@pytest.fixture(scope="module")
+def content() -> Content:
+    return load_content(DEFAULT_CONTENT_DIR)
+
+
+def all_bot_texts(content: Content) -> list[tuple[str, str]]:
+    """(where, text) for every text the bot itself writes."""
+    texts: list[tuple[str, str]] = []
+    for code, lang in content.languages.items():
+        texts += [(f"{code} page {p.id}", p.text) for p in lang.pages.values()]
+        texts += [(f"{code} page title {p.id}", p.title) for p in lang.pages.values()]
+        texts += [(f"{code} ui {k}", v) for k, v in lang.ui.items() if isinstance(v, str)]
+        texts += [(f"{code} button {k}", v) for k, v in lang.ui["buttons"].items()]
+        texts += list(_strings(f"{code} checkins", lang.checkins))
+    return texts
+
+
+def _strings(where: str, value: object) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(f"{where}.{k}", v)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(f"{where}[{i}]", v)
+
+
+def test_shipped_content_loads(content: Content) -> None:
+    assert "en" in content.languages
+    assert set(content.countries) >= {"US", "GB", "CA", "AU", "IE", "NZ", "IN", "DE"}
+
+
+def test_every_screen_is_valid_telegram_html_within_limits(content: Content) -> None:
+    for code, lang in content.languages.items():
+        rendered = [screens.main_menu(lang), screens.main_menu(lang, greeting=True)]
+        rendered += [screens.page(lang, p) for p in lang.pages]  # type: ignore[misc]
+        rendered += [screens.help_now(content, lang, c) for c in content.countries.values()]
+        rendered += [screens.help_now(content, lang, None)]
+        rendered += [screens.settings(content, lang, None), screens.privacy(lang)]
+        for screen in rendered:
+            assert screen is not None
+            assert html_problems(screen.text) == [], (code, screen.text[:80])
+            assert visible_length(screen.text) <= 4096
+            for row in screen.keyboard.inline_keyboard if screen.keyboard else ():
+                for button in row:
+                    assert button.callback_data is None or len(button.callback_data.encode()) <= 64
+
+
+def test_every_page_is_reachable_and_every_button_leads_somewhere(content: Content) -> None:
+    for lang in content.languages.values():
+        seen: set[str] = set()
+        todo = [screens.main_menu(lang)]
+        while todo:
+            screen = todo.pop()
+            assert screen.keyboard is not None
+            for row in screen.keyboard.inline_keyboard:
+                for button in row:
+                    data = str(button.callback_data)
+                    if data.startswith(screens.CB_PAGE):
+                        page_id = data.removeprefix(screens.CB_PAGE)
+                        assert page_id in lang.pages, data
+                        if page_id not in seen:
+                            seen.add(page_id)
+                            todo.append(screens.page(lang, page_id))  # type: ignore[arg-type]
+                    else:
+                        assert data in {
+                            screens.CB_MENU,
+                            screens.CB_HELP,
+                            screens.CB_SETTINGS,
+                            screens.CB_COUNTRY_PICK,
+                            screens.CB_CHECKINS,
+                        }, data
+        assert seen == set(lang.pages)
+
+
+def test_every_hotline_has_a_source_and_a_checked_date(content: Content) -> None:
+    for country in [*content.countries.values(), content.international]:
+        for service in country.services:
+            assert service.source.strip(), service.name
+            assert service.checked.year >= 2026, service.name
+
+
+def test_help_now_lists_every_service_of_the_country(content: Content) -> None:
+    lang = content.lang("en")
+    for country in content.countries.values():
+        text = visible_text(screens.help_now(content, lang, country).text)
+        assert f"call {country.emergency}" in text
+        for service in country.services:
+            assert service.name in text
+            for contact in service.contacts:
+                assert contact.value.removeprefix("https://") in text
+
+
+def test_help_now_orders_emergency_then_crisis_then_drug_lines(content: Content) -> None:
+    lang = content.lang("en")
+    text = visible_text(screens.help_now(content, lang, content.countries["US"]).text)
+    positions = [text.index(s) for s in ("911", "988", "1-800-662-4357", "Breathe")]
+    assert positions == sorted(positions)
+
+
+# --- The article, covered in our own words ---------------------------------------------------
+
+
+GUIDE_MUST_MENTION = [
+    "tolerance",
+    "withdrawal",
+    "control",
+    "responsibilit",
+    "inpatient",
+    "outpatient",
+    "one-to-one|individual",
+    "group",
+    "family",
+    "methadone",
+    "buprenorphine",
+    "naltrexone",
+    "disulfiram",
+    "acamprosate",
+    "Alcoholics Anonymous|AA",
+    "Narcotics Anonymous|NA",
+    "SMART Recovery",
+    "SAMHSA",
+    "compassion|kindness|empathy",
+    "stigma|judg",
+    "patien",
+    "seizure",
+    "5-4-3-2-1|five things|5 things",
+    "breath",
+    "urge surfing|surf",
+    "HALT|Hungry",
+    "overdose",
+    "naloxone",
+    "aa.org",
+    "na.org",
+    "smartrecovery.org",
+    "findtreatment.gov",
+]
+
+
+@pytest.mark.parametrize("needle", GUIDE_MUST_MENTION)
+def test_guide_covers_the_article_and_more(content: Content, needle: str) -> None:
+    guide = "\n".join(visible_text(p.text) for p in content.lang("en").pages.values())
+    assert re.search(needle, guide, re.IGNORECASE), needle
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", visible_text(text).lower())
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="shared/seed is not beside the checkout")
+def test_guide_does_not_copy_the_article(content: Content) -> None:
+    source = _words(SEED.read_text(encoding="utf-8"))
+    runs = {" ".join(source[i : i + 8]) for i in range(len(source) - 7)}
+    for page in content.lang("en").pages.values():
+        words = _words(page.text)
+        copied = [" ".join(words[i : i + 8]) for i in range(len(words) - 7)]
+        assert not [r for r in copied if r in runs], page.id
+
+
+# --- Safety rules ------------------------------------------------------------------------------
+
+STIGMA = re.compile(r"\b(addicts?|junkies?|junkie|abusers?|clean|dirty)\b", re.IGNORECASE)
+ORG_NAMES = re.compile(r"Substance Abuse and Mental Health Services Administration")
+DOSE = re.compile(
+    r"\b\d+(\.\d+)?\s*(mg|mcg|µg|ml|g|milligrams?|millilitres?|milliliters?)\b"
+    r"|\b(tablets?|pills?|doses?|capsules?)\s+(a|per|each)\s+day\b"
+    r"|\b\d+\s+(tablets?|pills?|doses?|capsules?)\b",
+    re.IGNORECASE,
+)
+PHONE = re.compile(r"(?<![\w/.-])\+?\d[\d \-]{2,}\d(?![\w/])")
+
+
+def test_no_stigmatising_words_in_the_bots_own_text(content: Content) -> None:
+    for where, text in all_bot_texts(content):
+        assert not STIGMA.search(ORG_NAMES.sub("", text)), where
+
+
+def test_no_doses_in_guide_text(content: Content) -> None:
+    for where, text in all_bot_texts(content):
+        assert not DOSE.search(visible_text(text)), where
+
+
+def test_every_phone_number_in_texts_is_in_the_hotline_data(content: Content) -> None:
+    known = content.all_numbers()
+    for where, text in all_bot_texts(content):
+        for match in PHONE.finditer(visible_text(text)):
+            digits = re.sub(r"\D", "", match.group())
+            if len(digits) < 3 or match.group().strip() in {"5-4-3-2-1"}:
+                continue
+            assert digits in known, f"{where}: {match.group()!r} is not in hotlines.yaml"
+
+
+@pytest.mark.parametrize(
+    "text", ["Take 30 mg twice a day.", "two tablets a day", "4 pills", "5ml at night"]
+)
+def test_dose_rule_catches_doses(text: str) -> None:
+    assert DOSE.search(text)
+
+
+def test_stigma_rule_catches_stigmatising_words() -> None:
+    assert STIGMA.search("an addict") and STIGMA.search("tested clean")
+    assert not STIGMA.search(
+        ORG_NAMES.sub("", "Substance Abuse and Mental Health Services Administration")
+    )
+
+
+# --- Bad content is refused with a clear report ------------------------------------------------
+
+
+@pytest.fixture
+def content_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "content"
+    shutil.copytree(DEFAULT_CONTENT_DIR, target)
+    return target
+
+
+def _edit(path: Path, change) -> None:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "expected"),
+    [
+        (
+            "en/guide.yaml",
+            lambda d: d["pages"][d["menu"][0]].update(text="<b>open"),
+            "unclosed tag",
+        ),
+        ("en/guide.yaml", lambda d: d["pages"][d["menu"][0]].update(text="A & B"), "bare &"),
+        ("en/guide.yaml", lambda d: d["pages"][d["menu"][0]].update(text="x" * 5000), "characters"),
+        (
+            "en/guide.yaml",
+            lambda d: d["pages"][d["menu"][0]].update(children=["nowhere"]),
+            "child 'nowhere' is not a page",
+        ),
+        (
+            "en/guide.yaml",
+            lambda d: d["pages"].update(orphan={"title": "O", "text": "o"}),
+            "'orphan' cannot be reached",
+        ),
+        (
+            "en/guide.yaml",
+            lambda d: d["pages"][d["menu"][0]].update(text="<script>x</script>"),
+            "not allowed",
+        ),
+        ("en/ui.yaml", lambda d: d.pop("welcome"), "missing text 'welcome'"),
+        (
+            "hotlines.yaml",
+            lambda d: d["countries"]["US"]["services"][0].pop("source"),
+            "'source' is missing",
+        ),
+        (
+            "hotlines.yaml",
+            lambda d: d["countries"]["US"]["services"][0].update(checked="soon"),
+            "'checked' must be a date",
+        ),
+        (
+            "hotlines.yaml",
+            lambda d: d["countries"]["GB"].pop("emergency"),
+            "'emergency' number is missing",
+        ),
+    ],
+)
+def test_bad_content_is_refused_with_file_and_problem(
+    content_copy: Path,
+    file: str,
+    change,
+    expected: str,  # type: ignore[no-untyped-def]
+) -> None:
+    _edit(content_copy / file, change)
+    with pytest.raises(ContentError) as info:
+        load_content(content_copy)
+    report = str(info.value)
+    assert expected in report
+    assert file.split("/")[-1] in report
+
+
+def test_broken_yaml_is_reported(content_copy: Path) -> None:
+    (content_copy / "en" / "guide.yaml").write_text("pages: [unclosed", encoding="utf-8")
+    with pytest.raises(ContentError, match=r"guide\.yaml: not valid YAML"):
+        load_content(content_copy)
