@@ -22,6 +22,7 @@ from telegram.request import BaseRequest
 import handlers
 from bot.config import Settings
 from bot.content import DEFAULT_LANGUAGE, load_content
+from bot.delivery import PriorityRateLimiter
 from bot.services import KEY, Services
 from bot.storage import Storage
 
@@ -57,6 +58,7 @@ def build_application(
             )
         )
         .concurrent_updates(32)
+        .rate_limiter(PriorityRateLimiter(settings.broadcast_rate))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )

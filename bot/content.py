@@ -165,6 +165,7 @@ class Language:
     menu: tuple[str, ...]
     pages: dict[str, Page]
     checkins: dict[str, Any] = field(default_factory=dict)
+    admin: dict[str, Any] = field(default_factory=dict)
 
     def text(self, key: str, **values: Any) -> str:
         """A UI string, with ``{placeholders}`` filled (values must already be HTML-safe)."""
@@ -255,13 +256,28 @@ def _load_language(lang_dir: Path, problems: list[str]) -> Language | None:
     ui_path, guide_path = lang_dir / "ui.yaml", lang_dir / "guide.yaml"
     ui = _read_yaml(ui_path, problems)
     guide = _read_yaml(guide_path, problems)
-    checkins_path = lang_dir / "checkins.yaml"
-    checkins = _read_yaml(checkins_path, problems) if checkins_path.exists() else {}
+    optional = {}
+    for name in ("checkins", "admin"):
+        path = lang_dir / f"{name}.yaml"
+        optional[name] = (_read_yaml(path, problems) if path.exists() else None) or {}
+        _check_strings(str(path), optional[name], problems)
     if ui is None or guide is None:
         return None
     _validate_ui(ui_path, ui, problems)
     pages, menu = _load_pages(guide_path, guide, problems)
-    return Language(code=code, ui=ui, menu=menu, pages=pages, checkins=checkins or {})
+    return Language(code=code, ui=ui, menu=menu, pages=pages, **optional)
+
+
+def _check_strings(where: str, value: Any, problems: list[str]) -> None:
+    """Every string in a nested structure must be valid Telegram HTML."""
+    if isinstance(value, str):
+        _check_html(where, value, problems)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(f"{where}: '{key}'", item, problems)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_strings(f"{where}[{index}]", item, problems)
 
 
 def _validate_ui(path: Path, ui: dict[str, Any], problems: list[str]) -> None:

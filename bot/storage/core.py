@@ -1,8 +1,9 @@
-"""Storage: every SQL statement in the bot lives here (SQLite through aiosqlite).
+"""Storage core: the connection, migrations, and the users table.
 
 The schema is versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` are applied in order at
-startup. Handlers never see SQL: they call the small async interface of :class:`Storage`, so a
-different database could be put behind the same methods later.
+startup. Each feature's tables and queries live in a sibling module of this package (check-ins,
+broadcasts) as a mixin of :class:`Storage`, so every SQL statement of the bot is in
+``bot/storage/`` and handlers only see async methods.
 
 Privacy: a user row holds the numeric Telegram id, language, country and dates. No names, no
 message text. :meth:`Storage.delete_user` removes every row about a user from every table.
@@ -10,10 +11,7 @@ message text. :meth:`Storage.delete_user` removes every row about a user from ev
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +19,10 @@ from typing import Any
 
 import aiosqlite
 
-# Each entry upgrades the schema by one version. Never edit a released entry: append a new one.
-MIGRATIONS: list[str] = [
-    # 1: users
-    """
+from bot.storage import broadcasts, checkins
+from bot.storage.base import StorageBase
+
+USERS_SCHEMA = """
     CREATE TABLE users (
         user_id        INTEGER PRIMARY KEY,
         language       TEXT    NOT NULL DEFAULT 'en',
@@ -34,11 +32,13 @@ MIGRATIONS: list[str] = [
         blocked_at     INTEGER
     );
     CREATE INDEX users_last_active ON users(last_active_on);
-    """,
-]
+"""
+
+# Each entry upgrades the schema by one version. Never edit a released entry: append a new one.
+MIGRATIONS: list[str] = [USERS_SCHEMA, checkins.SCHEMA, broadcasts.SCHEMA]
 
 # Tables that hold a column ``user_id``; delete_user() clears all of them.
-USER_TABLES: list[str] = ["users"]
+USER_TABLES: list[str] = ["users", *checkins.USER_TABLES, *broadcasts.USER_TABLES]
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,8 @@ def _today() -> str:
     return datetime.now(UTC).date().isoformat()
 
 
-class Storage:
+class Storage(checkins.CheckinsStore, broadcasts.BroadcastsStore, StorageBase):
     """The bot's database. Open with :meth:`open`, close with :meth:`close`."""
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str) -> Storage:
@@ -78,27 +74,6 @@ class Storage:
         storage = cls(db)
         await storage._migrate()
         return storage
-
-    async def close(self) -> None:
-        await self._db.close()
-
-    @property
-    def connection(self) -> aiosqlite.Connection:
-        """The raw connection, for modules of ``bot/`` that own their own tables' SQL."""
-        return self._db
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction at a time; rolled back on error."""
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            else:
-                await self._db.execute("COMMIT")
 
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
