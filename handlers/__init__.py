@@ -18,7 +18,7 @@ from telegram.ext import (
 )
 
 from bot import screens
-from handlers import activity, fallback, group, helpnow, menu, privacy, settings
+from handlers import activity, fallback, group, helpnow, menu, privacy, settings, text
 
 PRIVATE = filters.ChatType.PRIVATE
 NOT_PRIVATE = ~filters.ChatType.PRIVATE
@@ -63,8 +63,11 @@ def register(application: Application) -> None:
         CallbackQueryHandler(privacy.delete_ask, pattern=_exact(screens.CB_DELETE_ASK)),
         CallbackQueryHandler(privacy.delete_confirmed, pattern=_exact(screens.CB_DELETE_YES)),
         CallbackQueryHandler(privacy.delete_cancelled, pattern=_exact(screens.CB_DELETE_NO)),
-        # Fallbacks: free text, unknown commands, anything else, stale buttons.
-        MessageHandler(filters.TEXT & ~filters.COMMAND, fallback.free_text),
+        # Check-ins (issue 3): handlers go here.
+        # Admin (issue 4): handlers go here; non-admins fall through to the fallbacks below.
+        # Free text: one entry point (flows, then the friendly fallback).
+        MessageHandler(filters.TEXT & ~filters.COMMAND, text.on_text),
+        # Fallbacks: unknown commands, anything else, stale buttons.
         MessageHandler(filters.COMMAND, fallback.unknown_command),
         MessageHandler(filters.ALL, fallback.media),
         CallbackQueryHandler(fallback.stale_button),
