@@ -11,6 +11,7 @@ from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
@@ -18,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot import screens
-from handlers import activity, fallback, group, helpnow, menu, privacy, settings, text
+from handlers import activity, admin, fallback, group, helpnow, menu, privacy, settings, text
 
 PRIVATE = filters.ChatType.PRIVATE
 NOT_PRIVATE = ~filters.ChatType.PRIVATE
@@ -33,6 +34,8 @@ def register(application: Application) -> None:
     application.add_handler(TypeHandler(Update, activity.record_activity), group=-2)
 
     handlers = [
+        # The person blocked or unblocked the bot.
+        ChatMemberHandler(activity.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         # Channel posts are never answered.
         MessageHandler(filters.UpdateType.CHANNEL_POSTS, fallback.ignore),
         # Help now first, in every kind of chat.
@@ -65,6 +68,7 @@ def register(application: Application) -> None:
         CallbackQueryHandler(privacy.delete_cancelled, pattern=_exact(screens.CB_DELETE_NO)),
         # Check-ins (issue 3): handlers go here.
         # Admin (issue 4): handlers go here; non-admins fall through to the fallbacks below.
+        *admin.handlers(application),
         # Free text: one entry point (flows, then the friendly fallback).
         MessageHandler(filters.TEXT & ~filters.COMMAND, text.on_text),
         # Fallbacks: unknown commands, anything else, stale buttons.
