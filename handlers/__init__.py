@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot import screens
-from handlers import activity, admin, fallback, group, helpnow, menu, privacy, settings, text
+from handlers import activity, fallback, group, helpnow, menu, privacy, settings, text
 
 PRIVATE = filters.ChatType.PRIVATE
 NOT_PRIVATE = ~filters.ChatType.PRIVATE
@@ -68,7 +68,6 @@ def register(application: Application) -> None:
         CallbackQueryHandler(privacy.delete_cancelled, pattern=_exact(screens.CB_DELETE_NO)),
         # Check-ins (issue 3): handlers go here.
         # Admin (issue 4): handlers go here; non-admins fall through to the fallbacks below.
-        *admin.handlers(application),
         # Free text: one entry point (flows, then the friendly fallback).
         MessageHandler(filters.TEXT & ~filters.COMMAND, text.on_text),
         # Fallbacks: unknown commands, anything else, stale buttons.
