@@ -1,8 +1,9 @@
 """Content: loading, validating and looking up everything in ``content/``.
 
-``content/<lang>/guide.yaml`` (guide pages), ``ui.yaml`` (the bot's own words), ``checkins.yaml``
-and ``crisis.yaml`` are per language; ``content/hotlines.yaml`` holds the hotline data with a
-source and a checked date for every entry. :func:`load_content` validates all of it and raises
+``content/<lang>/guide.yaml`` (guide pages), ``ui.yaml`` (the bot's own words), ``checkins.yaml``,
+``admin.yaml`` and ``crisis.yaml`` (crisis phrases, compiled by :mod:`bot.crisis`) are per
+language; ``content/hotlines.yaml`` holds the hotline data with a source and a checked date for
+every entry. :func:`load_content` validates all of it and raises
 :class:`ContentError` listing each problem with its file, so bad content never goes live.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from bot.crisis import CrisisDetector
 from bot.telegram_html import MAX_MESSAGE, html_problems, visible_length
 
 DEFAULT_LANGUAGE = "en"
@@ -166,6 +168,7 @@ class Language:
     pages: dict[str, Page]
     checkins: dict[str, Any] = field(default_factory=dict)
     admin: dict[str, Any] = field(default_factory=dict)
+    crisis: CrisisDetector | None = None  # every loaded language has one (validated)
 
     def text(self, key: str, **values: Any) -> str:
         """A UI string, with ``{placeholders}`` filled (values must already be HTML-safe)."""
@@ -261,11 +264,17 @@ def _load_language(lang_dir: Path, problems: list[str]) -> Language | None:
         path = lang_dir / f"{name}.yaml"
         optional[name] = (_read_yaml(path, problems) if path.exists() else None) or {}
         _check_strings(str(path), optional[name], problems)
+    crisis = None
+    try:
+        crisis = CrisisDetector.from_file(lang_dir / "crisis.yaml")
+        _check_html(f"{lang_dir / 'crisis.yaml'}: 'reply'", crisis.reply, problems)
+    except ValueError as exc:  # a language without crisis phrases must not go live
+        problems.append(str(exc).replace("\n", " "))
     if ui is None or guide is None:
         return None
     _validate_ui(ui_path, ui, problems)
     pages, menu = _load_pages(guide_path, guide, problems)
-    return Language(code=code, ui=ui, menu=menu, pages=pages, **optional)
+    return Language(code=code, ui=ui, menu=menu, pages=pages, crisis=crisis, **optional)
 
 
 def _check_strings(where: str, value: Any, problems: list[str]) -> None:

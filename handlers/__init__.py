@@ -2,6 +2,7 @@
 
 Order matters: within a group the first matching handler wins, and lower groups run first.
   group -2  activity: record that a private-chat user was active today
+  group -1  crisis gate: crisis language gets Help now at once and stops there
   group  0  Help now (everywhere), group chats, commands, buttons, flows, then fallbacks
 """
 
@@ -19,7 +20,17 @@ from telegram.ext import (
 )
 
 from bot import screens
-from handlers import activity, fallback, group, helpnow, menu, privacy, settings, text
+from handlers import (
+    activity,
+    crisis,
+    fallback,
+    group,
+    helpnow,
+    menu,
+    privacy,
+    settings,
+    text,
+)
 
 PRIVATE = filters.ChatType.PRIVATE
 NOT_PRIVATE = ~filters.ChatType.PRIVATE
@@ -32,6 +43,14 @@ def _exact(data: str) -> str:
 def register(application: Application) -> None:
     """Register every handler, in order."""
     application.add_handler(TypeHandler(Update, activity.record_activity), group=-2)
+    # Crisis language first: every text, caption and edit, in every state and chat.
+    application.add_handler(
+        MessageHandler(
+            (filters.TEXT | filters.CAPTION) & ~filters.UpdateType.CHANNEL_POSTS,
+            crisis.crisis_gate,
+        ),
+        group=-1,
+    )
 
     handlers = [
         # The person blocked or unblocked the bot.

@@ -1,0 +1,160 @@
+"""Benchmark of the crisis-language detector: accuracy on the labelled set, and its cost.
+
+Prints, separately for ``tuning``, ``heldout`` and ``all`` (tests/crisis_data/*.tsv):
+the confusion matrix (true category or ``ok`` by detected category or ``none``), recall and
+false-positive rate per category. Then the time per message of ``CrisisDetector.check`` over
+the whole set against a baseline measured in the same run: Unicode NFKC normalisation plus
+lower-casing, work any handler does to a message anyway (almost free for ASCII text, so the
+detector's own normalisation step is printed as a second reference).
+
+Run from the repository root::
+
+    python benchmarks/crisis.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.crisis import CATEGORIES, CrisisDetector  # noqa: E402
+
+DATA = ROOT / "tests" / "crisis_data"
+CONTENT_FILE = ROOT / "content" / "en" / "crisis.yaml"
+ROUNDS = 7
+NONE = "none"
+
+Row = tuple[str, str, str]  # label, category ("-" for ok), text
+
+
+def read_labelled(path: Path) -> list[Row]:
+    rows: list[Row] = []
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        label, category, text = line.split("\t")
+        rows.append((label, category if label == "crisis" else "ok", text))
+    return rows
+
+
+def report(name: str, rows: list[Row], detector: CrisisDetector) -> None:
+    """Print the confusion matrix and per-category recall / false-positive rate."""
+    truth_classes = [*CATEGORIES, "ok"]
+    predicted_classes = [*CATEGORIES, NONE]
+    matrix: Counter[tuple[str, str]] = Counter()
+    for _, truth, text in rows:
+        match = detector.check(text)
+        matrix[truth, match.category if match else NONE] += 1
+
+    ok_total = sum(matrix["ok", p] for p in predicted_classes)
+    crisis_total = len(rows) - ok_total
+    print(f"\n=== {name}: {len(rows)} messages ({crisis_total} crisis, {ok_total} ok) ===")
+    width = max(len(c) for c in truth_classes + predicted_classes) + 1
+    print("true \\ detected".ljust(width + 4) + "".join(p.rjust(width) for p in predicted_classes))
+    for truth in truth_classes:
+        cells = "".join(str(matrix[truth, p]).rjust(width) for p in predicted_classes)
+        print(f"{truth:<{width + 4}}{cells}")
+
+    print(f"\n{'category':<{width}} {'n':>4} {'recall':>7} {'same cat':>9} {'FPR':>7}")
+    for category in CATEGORIES:
+        n = sum(matrix[category, p] for p in predicted_classes)
+        detected = n - matrix[category, NONE]
+        same = matrix[category, category]
+        fpr = matrix["ok", category] / ok_total if ok_total else 0.0
+        recall = detected / n if n else float("nan")
+        print(f"{category:<{width}} {n:>4} {recall:>7.3f} {same / n if n else 0:>9.3f} {fpr:>7.3f}")
+    detected_all = crisis_total - sum(matrix[c, NONE] for c in CATEGORIES)
+    false_alarms = ok_total - matrix["ok", NONE]
+    print(
+        f"{'ALL':<{width}} {crisis_total:>4} {detected_all / crisis_total:>7.3f} "
+        f"{'':>9} {false_alarms / ok_total:>7.3f}"
+        f"   ({crisis_total - detected_all} missed, {false_alarms} false alarms)"
+    )
+
+
+def per_message_times(texts: list[str], func: Callable[[str], object]) -> list[float]:
+    """Best-of-ROUNDS time of ``func`` for each text, in seconds."""
+    best = [float("inf")] * len(texts)
+    for _ in range(ROUNDS):
+        for i, text in enumerate(texts):
+            start = time.perf_counter()
+            func(text)
+            elapsed = time.perf_counter() - start
+            if elapsed < best[i]:
+                best[i] = elapsed
+    return best
+
+
+def total_time(texts: list[str], func: Callable[[str], object]) -> float:
+    """Best-of-ROUNDS time of one pass of ``func`` over all texts, in seconds."""
+    best = float("inf")
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        for text in texts:
+            func(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def baseline(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def timing(rows: list[Row], detector: CrisisDetector) -> None:
+    texts = [text for _, _, text in rows]
+    for text in texts:  # warm up caches
+        detector.check(text)
+        baseline(text)
+    n = len(texts)
+    t_base = total_time(texts, baseline) / n
+    t_norm = total_time(texts, detector.normalise) / n
+    t_check = total_time(texts, detector.check) / n
+    per_message = per_message_times(texts, detector.check)
+    median = statistics.median(per_message)
+    p99 = sorted(per_message)[int(0.99 * (n - 1))]
+    print(f"\n=== time per message, {n} messages, best of {ROUNDS} passes ===")
+    print(f"baseline (NFKC + lower):          {t_base * 1e6:8.2f} us")
+    print(f"detector normalisation only:      {t_norm * 1e6:8.2f} us  (part of check)")
+    print(f"check():                          {t_check * 1e6:8.2f} us")
+    print(f"ratio check / baseline:           {t_check / t_base:8.1f} x")
+    print(f"ratio check / normalisation:      {t_check / t_norm:8.1f} x")
+    print(
+        f"check() per message: median {median * 1e6:.1f} us, p99 {p99 * 1e6:.1f} us, "
+        f"max {max(per_message) * 1e6:.1f} us"
+    )
+
+    print("\n=== 100,000-character inputs (one call each, best of 3) ===")
+    huge = {
+        "crisis phrase then 'a' x 100k": "i want to die. " + "a" * 100_000,
+        "'my ' repeated (group-heavy)": "my " * 33_334,
+        "'he is not ' repeated": "he is not " * 10_000,
+        "crisis phrase at the very end": "blah " * 20_000 + " he is not breathing",
+    }
+    for label, text in huge.items():
+        best = float("inf")
+        match = None
+        for _ in range(3):
+            start = time.perf_counter()
+            match = detector.check(text)
+            best = min(best, time.perf_counter() - start)
+        found = match.category if match else NONE
+        print(f"{label:<34} {best * 1e3:7.2f} ms  -> {found}")
+
+
+def main() -> None:
+    detector = CrisisDetector.from_file(CONTENT_FILE)
+    tuning = read_labelled(DATA / "tuning.tsv")
+    heldout = read_labelled(DATA / "heldout.tsv")
+    for name, rows in (("tuning", tuning), ("heldout", heldout), ("all", tuning + heldout)):
+        report(name, rows, detector)
+    timing(tuning + heldout, detector)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,468 @@
+"""Crisis-language detection for free-text messages.
+
+This module owns everything about *recognising* crisis language, and nothing about answering
+it: text normalisation, the small phrase-pattern language used by the content files, loading
+and validating ``content/<lang>/crisis.yaml``, and :meth:`CrisisDetector.check`, which a
+handler calls on every free-text message before anything else looks at it. A match means
+"show the Help now answer"; what that answer says lives elsewhere. Pure Python: no Telegram
+imports, no I/O after loading, no logging of message text.
+
+How a message is checked
+------------------------
+1. Normalise: Unicode NFKC, lower case, curly apostrophes straightened and then dropped
+   ("don't" -> "dont"), ``-``/``/``/emoji/other symbols become spaces, ``. ! ? ;`` and line
+   breaks become a sentence break, and every run of a repeated letter becomes one letter
+   ("diiiie" -> "die", "pleeease" -> "please", "kill" -> "kil"). The phrases get exactly the
+   same treatment, so "too"/"to", "wanna"/"wana" and "killll"/"kill" all meet in the middle.
+2. Spellings: whole words (or word pairs) listed under ``spellings`` in the content file are
+   rewritten to one form ("im" -> "i am", "wont" -> "will not", "siezure" -> "seizure").
+3. Each category's phrases are tried in file order (the first category that matches wins);
+   a phrase match is ignored when one of that category's ``exclude`` patterns overlaps it
+   ("dying" + "to see my kids", "overdosed" + "5 years ago").
+
+Only a bounded part of a message is read (the first :data:`HEAD_CHARS` characters and the last
+:data:`TAIL_CHARS`), and every pattern is built from literals, fixed alternatives and bounded
+gaps, so ``check`` costs at most a constant per character of that window: no catastrophic
+backtracking, whatever the input.
+
+The phrase syntax is documented at the top of ``content/en/crisis.yaml``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CATEGORIES: tuple[str, ...] = ("suicide", "self_harm", "overdose", "withdrawal", "harm_others")
+"""Every content file must define all of these (in any order; file order is priority)."""
+
+HEAD_CHARS = 4096
+"""Characters read from the start of a message (Telegram's own limit for one message)."""
+TAIL_CHARS = 1024
+"""Characters also read from the end of a longer message (text from elsewhere, pastes)."""
+
+SHORT_GAP = 4
+"""``..`` in a phrase: up to this many words in between (never across a sentence break)."""
+LONG_GAP = 8
+"""``...`` in a phrase: up to this many words in between."""
+
+_TOP_LEVEL_KEYS = {"language", "reply", "groups", "spellings", "categories"}
+_CATEGORY_KEYS = {"phrases", "exclude"}
+
+# --- normalisation --------------------------------------------------------------------------
+
+_APOSTROPHES = str.maketrans({c: "'" for c in "\u2018\u2019\u201b\u02bc\u02b9`\u00b4\u2032"})
+_ELLIPSIS = re.compile(r"\u2026|\.{2,}")
+_OD_DOTS = re.compile(r"(?<![^\W_])o\.d\.?(?![^\W_])")
+_SENTENCE_END = re.compile(r"[.!?;\n\r]+")
+_NOT_WORD = re.compile(r"[^\w.]+|_")
+_REPEATS = re.compile(r"([^\W\d_])\1+")
+_SPACES = re.compile(r" {2,}")
+_BREAKS = re.compile(r"(?: \.)+")
+
+_WORD = r"[^\W_]+"
+
+
+def basic_normalise(text: str) -> str:
+    """Return ``text`` as space-separated words and ``.`` sentence breaks, padded with spaces.
+
+    This is step 1 of the module docstring, without spellings. The result always starts and
+    ends with a space and has single spaces between tokens, e.g. ``" i want to die . help "``.
+    """
+    text = unicodedata.normalize("NFKC", text).lower().translate(_APOSTROPHES)
+    text = _ELLIPSIS.sub(" ", text)
+    text = _OD_DOTS.sub("od", text)
+    text = text.replace("'", "")
+    text = _SENTENCE_END.sub(" . ", text)
+    text = _NOT_WORD.sub(" ", text)
+    text = _REPEATS.sub(r"\1", text)
+    text = _SPACES.sub(" ", f" {text} ")
+    text = _BREAKS.sub(" .", text)  # squeeze runs of breaks ("!!! ?")
+    if text.startswith(" . "):
+        text = text[2:]
+    if text.endswith(" . "):
+        text = text[:-2]
+    return text
+
+
+class Normaliser:
+    """Basic normalisation followed by whole-word spelling rewrites."""
+
+    def __init__(self, spellings: Mapping[str, str]) -> None:
+        self._words: dict[str, str] = {}  # one-word forms: a dict lookup per word
+        self._phrases: dict[str, str] = {}  # forms of several words ("my self"): a regex
+        for variant, canonical in spellings.items():
+            key = basic_normalise(variant).strip()
+            value = basic_normalise(canonical).strip()
+            if key and key != value:
+                (self._phrases if " " in key else self._words)[key] = value
+        self._pattern: re.Pattern[str] | None = None
+        if self._phrases:
+            keys = sorted(self._phrases, key=len, reverse=True)
+            alternatives = "|".join(re.escape(k) for k in keys)
+            self._pattern = re.compile(f"(?<= )(?:{alternatives})(?= )")
+
+    def __call__(self, text: str) -> str:
+        """Normalise ``text`` for matching (see :func:`basic_normalise`), then apply spellings."""
+        text = basic_normalise(text)
+        if self._pattern is not None:
+            text = self._pattern.sub(self._replace, text)
+        if self._words:
+            get = self._words.get
+            text = " ".join([get(word, word) for word in text.split(" ")])
+        return text
+
+    def _replace(self, match: re.Match[str]) -> str:
+        return self._phrases[match.group()]
+
+
+# --- the phrase language --------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\.\.\.|\.\.|[()\[\]|^$*#]|\{[^{}\s]*\}|[^\s()\[\]|{}^$*#]+\*?")
+_GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class PatternError(ValueError):
+    """A phrase in a content file does not follow the phrase syntax."""
+
+
+class _PhraseCompiler:
+    """Turns phrase strings (see the content file header) into regular-expression source."""
+
+    def __init__(self, groups: Mapping[str, list[str]], normalise: Callable[[str], str]) -> None:
+        self._groups = groups
+        self._normalise = normalise
+        self._group_cache: dict[str, str] = {}
+        self._in_progress: list[str] = []
+
+    def compile(self, phrase: str) -> str:
+        """Return regex source for ``phrase``; raise :class:`PatternError` if it is malformed."""
+        tokens = _tokenise(phrase)
+        body, pos, has_word = self._sequence(tokens, 0)
+        if pos != len(tokens):
+            raise PatternError(f"unexpected {tokens[pos]!r}")
+        if not has_word:
+            raise PatternError("needs at least one word (wildcards alone match anything)")
+        gaps = {"..", "..."}
+        if tokens[0] in gaps or tokens[-1] in gaps:
+            raise PatternError("'..' and '...' go between words, not at either end")
+        return f"{body}(?= )"
+
+    def compile_group(self, name: str) -> str:
+        """Return regex source matching any entry of group ``name``."""
+        if name in self._group_cache:
+            return self._group_cache[name]
+        if name not in self._groups:
+            raise PatternError(f"unknown group {{{name}}}")
+        if name in self._in_progress:
+            raise PatternError(f"group {{{name}}} refers to itself")
+        self._in_progress.append(name)
+        try:
+            parts = []
+            for entry in self._groups[name]:
+                tokens = _tokenise(entry)
+                body, pos, has_word = self._sequence(tokens, 0)
+                if pos != len(tokens) or not has_word:
+                    raise PatternError(f"group {{{name}}}: bad entry {entry!r}")
+                parts.append(body)
+        finally:
+            self._in_progress.pop()
+        source = "(?:" + "|".join(parts) + ")"
+        self._group_cache[name] = source
+        return source
+
+    def _sequence(self, tokens: list[str], pos: int) -> tuple[str, int, bool]:
+        """Parse items until ``)``, ``]``, ``|`` or the end; return (regex, next pos, has word)."""
+        out: list[str] = []
+        literal: list[str] = []
+        has_word = False
+
+        def flush() -> None:
+            if literal:
+                words = self._normalise(" ".join(literal)).split()
+                if not words or "." in words:
+                    raise PatternError(f"{' '.join(literal)!r} has no words or has punctuation")
+                out.append(re.escape(" " + " ".join(words)))
+                literal.clear()
+
+        while pos < len(tokens):
+            tok = tokens[pos]
+            if tok in (")", "]", "|"):
+                break
+            pos += 1
+            if tok in ("(", "["):
+                flush()
+                closing = ")" if tok == "(" else "]"
+                alternatives: list[str] = []
+                all_words = True
+                while True:
+                    body, pos, sub_word = self._sequence(tokens, pos)
+                    if not body:
+                        raise PatternError(f"empty choice in {tok}...{closing}")
+                    alternatives.append(body)
+                    all_words = all_words and sub_word
+                    if pos >= len(tokens):
+                        raise PatternError(f"missing {closing!r}")
+                    if tokens[pos] == "|":
+                        pos += 1
+                        continue
+                    if tokens[pos] != closing:
+                        raise PatternError(f"{tok!r} closed by {tokens[pos]!r}")
+                    pos += 1
+                    break
+                out.append("(?:" + "|".join(alternatives) + ")" + ("" if tok == "(" else "?"))
+                has_word = has_word or (tok == "(" and all_words)
+            elif tok.startswith("{"):
+                flush()
+                name = tok[1:-1]
+                if not _GROUP_NAME.match(name):
+                    raise PatternError(f"bad group name {tok!r}")
+                out.append(self.compile_group(name))
+                has_word = True
+            elif tok == "*":
+                flush()
+                out.append(f"(?: {_WORD})")
+            elif tok == "#":
+                flush()
+                out.append("(?: [0-9]+)")
+            elif tok == "..":
+                flush()
+                out.append(f"(?: {_WORD}){{0,{SHORT_GAP}}}")
+            elif tok == "...":
+                flush()
+                out.append(f"(?: {_WORD}){{0,{LONG_GAP}}}")
+            elif tok == "^":
+                flush()
+                out.append(r"(?:^|(?<= \.))")
+            elif tok == "$":
+                flush()
+                out.append(r"(?= (?:\.|$))")
+            elif tok.endswith("*"):
+                flush()
+                stem = basic_normalise(tok[:-1]).split()
+                if len(stem) != 1 or stem[0] == ".":
+                    raise PatternError(f"{tok!r}: a '*' ending needs a single word before it")
+                out.append(f"(?: {re.escape(stem[0])}[^\\W_]*)")
+                has_word = True
+            else:
+                literal.append(tok)
+                has_word = True
+        flush()
+        return "".join(out), pos, has_word
+
+
+def _tokenise(phrase: str) -> list[str]:
+    tokens = _TOKEN.findall(phrase)
+    if "".join(tokens) != "".join(phrase.split()):
+        raise PatternError("contains characters the phrase syntax does not allow ({ or })")
+    if not tokens:
+        raise PatternError("is empty")
+    return tokens
+
+
+# --- the detector ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrisisMatch:
+    """What :meth:`CrisisDetector.check` found: a category and the phrase (rule) that matched.
+
+    ``phrase`` is the pattern as written in the content file, for tests and benchmarks. Never
+    log it together with the user's text.
+    """
+
+    category: str  # suicide | self_harm | overdose | withdrawal | harm_others
+    phrase: str
+
+
+@dataclass(frozen=True)
+class _Rule:
+    source: str
+    regex: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class _Category:
+    name: str
+    any_phrase: re.Pattern[str]  # all phrases in one pattern: most text is rejected in one pass
+    phrases: tuple[_Rule, ...]
+    excludes: tuple[re.Pattern[str], ...]
+
+
+class CrisisDetector:
+    """Checks one language's free text against that language's crisis phrase lists."""
+
+    def __init__(
+        self,
+        categories: Mapping[str, Mapping[str, list[str]]],
+        *,
+        groups: Mapping[str, list[str]] | None = None,
+        spellings: Mapping[str, str] | None = None,
+        reply: str = "",
+    ) -> None:
+        """Compile phrase lists; raise :class:`PatternError` (a ValueError) on a bad phrase.
+
+        ``categories`` maps a category name to ``{"phrases": [...], "exclude": [...]}``, in
+        priority order. Prefer :meth:`from_file`, which also validates the file's shape.
+        """
+        self.reply = reply
+        self._normalise = Normaliser(spellings or {})
+        compiler = _PhraseCompiler(groups or {}, self._normalise)
+        compiled: list[_Category] = []
+        for name, lists in categories.items():
+            rules = tuple(
+                _Rule(p, re.compile(_compile(compiler, name, "phrase", p)))
+                for p in lists.get("phrases", [])
+            )
+            excludes = tuple(
+                re.compile(_compile(compiler, name, "exclude", p)) for p in lists.get("exclude", [])
+            )
+            if not rules:
+                raise PatternError(f"category {name!r} has no phrases")
+            # No capturing groups here: they would defeat the regex engine's branch shortcuts.
+            union = re.compile("|".join(r.regex.pattern for r in rules))
+            compiled.append(_Category(name, union, rules, excludes))
+        self._categories = tuple(compiled)
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Category names in priority order."""
+        return tuple(c.name for c in self._categories)
+
+    @classmethod
+    def from_file(cls, path: Path) -> CrisisDetector:
+        """Load ``path`` (a ``crisis.yaml``); raise ``ValueError("<path>: <problem>")``.
+
+        The file is refused when it is missing or unreadable, is not valid YAML, lacks a
+        ``reply``, lacks one of :data:`CATEGORIES` or has an empty or missing ``phrases`` list
+        for it, has an unknown key, or has a phrase that does not follow the phrase syntax.
+        """
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read crisis phrases ({exc})") from exc
+        try:
+            data = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+        try:
+            kwargs = _validate(data)
+            return cls(**kwargs)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+
+    def normalise(self, text: str) -> str:
+        """The normalised form ``check`` matches against (for tests and the benchmark)."""
+        return self._normalise(text)
+
+    def check(self, text: str) -> CrisisMatch | None:
+        """Return the first crisis match in ``text``, or ``None``.
+
+        Reads at most the first :data:`HEAD_CHARS` and the last :data:`TAIL_CHARS` characters.
+        """
+        if len(text) <= HEAD_CHARS + TAIL_CHARS:
+            return self._check_window(text)
+        return self._check_window(text[:HEAD_CHARS]) or self._check_window(text[-TAIL_CHARS:])
+
+    def _check_window(self, text: str) -> CrisisMatch | None:
+        norm = self._normalise(text)
+        for category in self._categories:
+            first = category.any_phrase.search(norm)
+            if first is None:
+                continue
+            excluded = [m.span() for ex in category.excludes for m in ex.finditer(norm)]
+            if not _overlaps(first.span(), excluded):
+                for rule in category.phrases:  # which phrase matched there
+                    match = rule.regex.match(norm, first.start())
+                    if match is not None and not _overlaps(match.span(), excluded):
+                        return CrisisMatch(category.name, rule.source)
+            # Cancelled by an exclude: try every phrase at every place.
+            for rule in category.phrases:
+                for match in rule.regex.finditer(norm):
+                    if not _overlaps(match.span(), excluded):
+                        return CrisisMatch(category.name, rule.source)
+        return None
+
+
+def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
+    start, end = span
+    return any(s < end and start < e for s, e in others)
+
+
+def _compile(compiler: _PhraseCompiler, category: str, kind: str, phrase: str) -> str:
+    try:
+        return compiler.compile(phrase)
+    except PatternError as exc:
+        raise PatternError(f"category {category!r}: {kind} {phrase!r} {exc}") from None
+
+
+def _validate(data: Any) -> dict[str, Any]:
+    """Check the shape of a parsed content file; return keyword arguments for the detector."""
+    if not isinstance(data, dict):
+        raise ValueError("expected a mapping with 'reply' and 'categories'")
+    unknown = set(data) - _TOP_LEVEL_KEYS
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)}; expected {sorted(_TOP_LEVEL_KEYS)}")
+    reply = data.get("reply")
+    if not isinstance(reply, str) or not reply.strip():
+        raise ValueError("'reply' must be a non-empty text")
+    groups = data.get("groups") or {}
+    if not isinstance(groups, dict):
+        raise ValueError("'groups' must map a name to a list of words or phrases")
+    for name, entries in groups.items():
+        if not isinstance(name, str) or not _GROUP_NAME.match(name):
+            raise ValueError(f"bad group name {name!r} (use lower-case letters and _)")
+        _check_list(entries, f"group {name!r}")
+    spellings = data.get("spellings") or {}
+    if not isinstance(spellings, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip()
+        for k, v in spellings.items()
+    ):
+        raise ValueError("'spellings' must map a written form to the form phrases use")
+    categories = data.get("categories")
+    if not isinstance(categories, dict) or not categories:
+        raise ValueError("'categories' is missing or empty")
+    for name in CATEGORIES:
+        if name not in categories:
+            raise ValueError(f"category {name!r} is missing")
+    result: dict[str, dict[str, list[str]]] = {}
+    for name, body in categories.items():
+        if name not in CATEGORIES:
+            raise ValueError(f"unknown category {name!r}; expected one of {list(CATEGORIES)}")
+        if not isinstance(body, dict):
+            raise ValueError(f"category {name!r} must have a 'phrases' list")
+        unknown = set(body) - _CATEGORY_KEYS
+        if unknown:
+            raise ValueError(f"category {name!r} has unknown key(s) {sorted(unknown)}")
+        phrases = body.get("phrases")
+        if not phrases:
+            raise ValueError(f"category {name!r} has no phrases")
+        _check_list(phrases, f"category {name!r} phrases")
+        exclude = body.get("exclude") or []
+        _check_list(exclude, f"category {name!r} exclude", allow_empty=True)
+        duplicates = {p for p in phrases if phrases.count(p) > 1}
+        if duplicates:
+            raise ValueError(f"category {name!r} lists {sorted(duplicates)} twice")
+        result[name] = {"phrases": list(phrases), "exclude": list(exclude)}
+    return {"categories": result, "groups": groups, "spellings": spellings, "reply": reply}
+
+
+def _check_list(value: Any, what: str, *, allow_empty: bool = False) -> None:
+    if not isinstance(value, list) or (not value and not allow_empty):
+        raise ValueError(f"{what} must be a non-empty list")
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"{what} has an empty or non-text entry {item!r}")
+
+
+def load_detectors(content_dir: Path, languages: Iterable[str]) -> dict[str, CrisisDetector]:
+    """Load ``content_dir/<lang>/crisis.yaml`` for each language; ValueError on any bad file."""
+    return {
+        lang: CrisisDetector.from_file(content_dir / lang / "crisis.yaml") for lang in languages
+    }
