@@ -7,6 +7,10 @@ the whole set against a baseline measured in the same run: Unicode NFKC normalis
 lower-casing, work any handler does to a message anyway (almost free for ASCII text, so the
 detector's own normalisation step is printed as a second reference).
 
+Last, the time to handle an ordinary message through the whole bot (fake Bot API, in process)
+with the crisis gate against the same bot without it. ``fresh.tsv``, when present, is a set
+written blind after the phrase lists, reported on its own.
+
 Run from the repository root::
 
     python benchmarks/crisis.py
@@ -147,13 +151,68 @@ def timing(rows: list[Row], detector: CrisisDetector) -> None:
         print(f"{label:<34} {best * 1e3:7.2f} ms  -> {found}")
 
 
+async def handling_times(texts: list[str], *, gate: bool) -> list[float]:
+    """Seconds to handle each free-text message through the whole bot (fake Bot API), with or
+    without the crisis gate in front of the other handlers."""
+    import tempfile
+
+    from telegram import Update
+
+    from bot.app import build_application
+    from bot.config import Settings
+    from tests.fakebot import TEST_TOKEN, FakeRequest, FakeTelegram, SimUser, run_app
+
+    api = FakeTelegram(TEST_TOKEN)
+    api.fail_on_handler_errors = False
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(bot_token=TEST_TOKEN, database_path=Path(tmp) / "b.sqlite3")
+        app = build_application(
+            settings, request=FakeRequest(api), get_updates_request=FakeRequest(api)
+        )
+        if not gate:
+            app.handlers.pop(-1)  # group -1 holds only the crisis gate
+        async with run_app(app, api):
+            user = SimUser(app, api, 5000)
+            await user.send("warm up")
+            times = []
+            for text in texts:
+                msg = api.user_message(user.user, user.chat_id, text=text, entities=[])
+                update = Update.de_json(
+                    {"update_id": api.next_update_id(), "message": msg.raw}, app.bot
+                )
+                start = time.perf_counter()
+                await app.process_update(update)
+                times.append(time.perf_counter() - start)
+    return times
+
+
+def app_timing(rows: list[Row]) -> None:
+    """Handling time per message through the bot with the gate against without it."""
+    import asyncio
+
+    texts = [text for label, _, text in rows if label == "ok"] * 2
+    without = asyncio.run(handling_times(texts, gate=False))
+    with_gate = asyncio.run(handling_times(texts, gate=True))
+    base, gated = statistics.median(without), statistics.median(with_gate)
+    print(f"\n=== handling one ordinary message through the bot, {len(texts)} messages ===")
+    print(f"without the crisis gate (baseline):  median {base * 1e3:6.2f} ms")
+    print(f"with the crisis gate:                median {gated * 1e3:6.2f} ms")
+    print(f"ratio with / without:                {gated / base:6.2f} x")
+
+
 def main() -> None:
     detector = CrisisDetector.from_file(CONTENT_FILE)
-    tuning = read_labelled(DATA / "tuning.tsv")
-    heldout = read_labelled(DATA / "heldout.tsv")
-    for name, rows in (("tuning", tuning), ("heldout", heldout), ("all", tuning + heldout)):
+    sets = {
+        name: read_labelled(DATA / f"{name}.tsv")
+        for name in ("tuning", "heldout", "fresh")
+        if (DATA / f"{name}.tsv").exists()
+    }
+    for name, rows in sets.items():
         report(name, rows, detector)
-    timing(tuning + heldout, detector)
+    everything = [row for rows in sets.values() for row in rows]
+    report("all", everything, detector)
+    timing(everything, detector)
+    app_timing(everything)
 
 
 if __name__ == "__main__":
