@@ -298,3 +298,18 @@ async def test_group_chat_points_to_the_private_chat(user: SimUser) -> None:
     message = user.api.bot_messages(-100123)[-1]
     assert "private chat" in (message.text or "")
     assert message.inline_buttons[0].get("url", "").startswith("https://t.me/")
+
+
+async def test_an_unexpected_error_still_gives_a_way_to_help(
+    user: SimUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    await user.command("/menu")
+    monkeypatch.setattr(screens, "page", broken)
+    with user.api.expect_errors("RuntimeError"):
+        await user.press_data(screens.CB_PAGE + "coping")
+    assert "something went wrong on my side" in (user.screen.text or "")
+    assert any("Help now" in b for b in user.buttons)
+    assert user.last_answer is not None  # the button's spinner was stopped
