@@ -20,6 +20,7 @@ from telegram.ext import Application, Defaults
 from telegram.request import BaseRequest
 
 import handlers
+from bot.checkins import start_checkins
 from bot.config import Settings
 from bot.content import DEFAULT_LANGUAGE, load_content
 from bot.delivery import PriorityRateLimiter
@@ -94,6 +95,8 @@ async def _post_init(application: Application) -> None:
             scope=BotCommandScopeAllGroupChats(),
             language_code=language_code,
         )
+    # Feature startup (check-in scheduler, broadcast resume) goes here.
+    start_checkins(application)
     log.info(
         "bot ready: %d languages, %d countries",
         len(svc.content.languages),

@@ -22,6 +22,7 @@ from telegram.ext import (
 from bot import screens
 from handlers import (
     activity,
+    checkins,
     crisis,
     fallback,
     group,
@@ -86,6 +87,7 @@ def register(application: Application) -> None:
         CallbackQueryHandler(privacy.delete_confirmed, pattern=_exact(screens.CB_DELETE_YES)),
         CallbackQueryHandler(privacy.delete_cancelled, pattern=_exact(screens.CB_DELETE_NO)),
         # Check-ins (issue 3): handlers go here.
+        *checkins.handlers(),
         # Admin (issue 4): handlers go here; non-admins fall through to the fallbacks below.
         # Free text: one entry point (flows, then the friendly fallback).
         MessageHandler(filters.TEXT & ~filters.COMMAND, text.on_text),

@@ -1,0 +1,208 @@
+"""Check-in scheduler: one repeating job that sends the daily check-ins that are due.
+
+The database is the truth (see ``bot/storage/checkins.py``): each subscription stores its local
+time, IANA zone and next due instant in UTC. :func:`start_checkins` registers ONE repeating
+JobQueue job; nothing is built per user, so startup costs the same for ten users or a million,
+and a restart loses nothing. Each tick (:func:`run_tick`, which takes the clock as an argument so
+tests can run a simulated year) claims due rows in batches, sends each check-in through the
+shared bulk rate limiter (``bot/delivery.py``) and advances the row to its next local
+occurrence:
+
+* missed by more than ``settings.checkin_missed_window`` (downtime): skipped, never sent late
+  at night; the row moves on to its next occurrence;
+* that local date already had a check-in (``last_sent_on``): not sent again;
+* 403 (the person blocked the bot): check-ins are turned off and the person marked blocked;
+* any other failure after ``deliver``'s retries: nothing is recorded as sent and the row is
+  retried a few minutes later, until the missed window ends; a 429 is waited out by the limiter.
+
+No message text is stored or logged; logs carry counts only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram.ext import Application, ContextTypes
+
+from bot import checkin_screens
+from bot.checkin_time import local_date_of
+from bot.delivery import BULK, Outcome, deliver
+from bot.screens import Screen
+from bot.services import KEY, Services
+from bot.storage.checkins import DueCheckin, first_due
+
+log = logging.getLogger(__name__)
+
+JOB_NAME = "checkins"
+BATCH_SIZE = 100  # rows claimed at a time: about four seconds of sending at 25 messages/s
+CLAIM_HOLD = timedelta(minutes=10)  # a claim left by a crashed process expires after this
+RETRY_AFTER = timedelta(minutes=5)  # a failed send is tried again after this
+_RUNNING = "checkins_tick_running"
+
+# Sends one check-in: (chat id, screen) -> the Bot API call; raises telegram errors.
+Sender = Callable[[int, Screen], Awaitable[object]]
+
+
+def utcnow() -> datetime:
+    """The scheduler's clock (tests call :func:`run_tick` with their own ``now`` instead)."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class TickReport:
+    """What one tick did, as counts (logged; asserted on by tests)."""
+
+    sent: int = 0
+    skipped_late: int = 0  # missed by more than the window: rescheduled without sending
+    already_sent: int = 0  # that local date already had its check-in
+    blocked: int = 0  # 403: unsubscribed
+    retried: int = 0  # failed: will be retried after RETRY_AFTER
+    lost_claim: int = 0  # the person changed or stopped check-ins while the row was claimed
+
+    def add(self, other: TickReport) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def total(self) -> int:
+        return sum(getattr(self, name) for name in self.__dataclass_fields__)
+
+
+def bot_sender(application: Application[Any, Any, Any, Any, Any, Any]) -> Sender:
+    """Send through the application's bot, marked bulk so the shared limiter paces it."""
+
+    async def send(chat_id: int, screen: Screen) -> object:
+        return await application.bot.send_message(
+            chat_id, screen.text, reply_markup=screen.keyboard, rate_limit_args=BULK
+        )
+
+    return send
+
+
+async def run_tick(
+    svc: Services,
+    send: Sender,
+    now: datetime,
+    *,
+    batch_size: int = BATCH_SIZE,
+    retries: int = 3,
+    backoff: float = 0.5,
+) -> TickReport:
+    """Send every check-in due at ``now``, batch by batch, and advance each row.
+
+    Safe to run concurrently with itself, in this process or another one sharing the database:
+    a row is claimed before it is handled and each local date is sent at most once."""
+    report = TickReport()
+    while True:
+        claimed = await svc.db.claim_due(now, batch_size, now + CLAIM_HOLD)
+        if not claimed:
+            break
+        outcomes = await asyncio.gather(
+            *(_handle(svc, send, item, now, retries, backoff) for item in claimed),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                # The row stays claimed and is picked up again once the claim expires.
+                log.error("check-in for one row failed unexpectedly", exc_info=outcome)
+            else:
+                report.add(outcome)
+        if len(claimed) < batch_size:
+            break
+    return report
+
+
+async def _handle(
+    svc: Services, send: Sender, item: DueCheckin, now: datetime, retries: int, backoff: float
+) -> TickReport:
+    """Send (or skip) one claimed check-in and advance its row."""
+    report = TickReport()
+    zone = ZoneInfo(item.zone)
+    day = local_date_of(item.due, zone)
+    late = now - item.due > svc.settings.checkin_missed_window
+    if late or (item.last_sent_on is not None and item.last_sent_on >= day):
+        following = first_due(item.local_time, zone, max(item.due, now), last_sent_on=day)
+        await svc.db.finish(item, following, now, sent=False)
+        if late:
+            report.skipped_late += 1
+        else:
+            report.already_sent += 1
+        return report
+    if not await svc.db.mark_sending(item, day):
+        report.lost_claim += 1
+        return report
+    screen = _message(svc, item, now)
+    result = await deliver(lambda: send(item.user_id, screen), retries=retries, backoff=backoff)
+    if result.outcome is Outcome.SENT:
+        following = first_due(item.local_time, zone, max(item.due, now), last_sent_on=day)
+        await svc.db.finish(item, following, now, sent=True)
+        report.sent += 1
+    elif result.outcome is Outcome.BLOCKED:
+        await svc.db.stop_checkins(item.user_id)
+        await svc.db.mark_blocked(item.user_id)
+        report.blocked += 1
+    else:
+        log.warning("check-in not delivered (%s); retrying later", result.reason)
+        await svc.db.retry_later(item, now + RETRY_AFTER)
+        report.retried += 1
+    return report
+
+
+def _message(svc: Services, item: DueCheckin, now: datetime) -> Screen:
+    lang = svc.content.lang(item.language)
+    days = None
+    if item.counter_start is not None and item.counter_shown:
+        days = (checkin_screens.local_today(ZoneInfo(item.zone), now) - item.counter_start).days
+    return checkin_screens.checkin_message(
+        lang,
+        discreet=item.discreet,
+        enc_seed=item.enc_seed,
+        enc_position=item.enc_position,
+        counter_days=days,
+    )
+
+
+async def _tick_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The repeating job: one tick at a time per process (a long tick makes the next ones
+    return at once; the rows they would have found are handled by the running one)."""
+    svc: Services = context.bot_data[KEY]
+    if svc.storage is None or svc.extras.get(_RUNNING):
+        return
+    svc.extras[_RUNNING] = True
+    try:
+        report = await run_tick(svc, bot_sender(context.application), utcnow())
+        if report.total:
+            log.info("check-in tick: %s", report)
+    except Exception:
+        log.exception("check-in tick failed; the next tick tries again")
+    finally:
+        svc.extras[_RUNNING] = False
+
+
+def start_checkins(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Register the one repeating check-in job (call from ``post_init``)."""
+    svc: Services = application.bot_data[KEY]
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise RuntimeError("check-ins need python-telegram-bot's job queue (the job-queue extra)")
+    interval = svc.settings.checkin_tick_seconds
+    job_queue.run_repeating(
+        _tick_job,
+        interval=interval,
+        first=min(interval, 5.0),  # soon after a restart: catch up within the missed window
+        name=JOB_NAME,
+        job_kwargs={
+            # A busy event loop must not make APScheduler drop a tick (its default grace is
+            # 1 s); late ticks run once (coalesce) and an overlapping one returns at once.
+            "misfire_grace_time": None,
+            "coalesce": True,
+            "max_instances": 2,
+        },
+    )
+    log.info("check-in scheduler started: one job, every %.0f s", interval)

@@ -1,0 +1,422 @@
+"""Check-ins: /checkin, the Check-ins button, every ``ck`` button, and the typed-time, typed-zone
+and typed-date flows.
+
+Handlers are thin: read the update, change the stored settings (``bot/storage/checkins.py``),
+show a screen from ``bot/checkin_screens.py``. Buttons on a check-in message answer with a new
+message so the check-in stays readable; buttons on the /checkin screens edit them in place.
+Buttons whose data is old or forged get the friendly stale answer. Nothing a person types or
+answers is stored: only the settings they choose.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+
+from bot import checkin_screens as cs
+from bot import checkins
+from bot.checkin_time import find_zone, parse_time
+from bot.content import Country
+from bot.screens import Screen
+from bot.services import services
+from bot.storage.checkins import CheckinSettings
+from handlers import fallback, text
+from handlers.helpnow import send_help_now
+from handlers.respond import answer_query, language, show, user_record
+
+FLOW_TIME = "checkin_time"
+FLOW_ZONE = "checkin_zone"
+FLOW_DATE = "checkin_date"
+PENDING_TIME = "checkin_pending_time"  # user_data: the chosen time while a zone is picked
+
+
+def _user_id(update: Update) -> int:
+    assert update.effective_user is not None
+    return update.effective_user.id
+
+
+def _data(update: Update, prefix: str) -> str:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    return query.data.removeprefix(prefix)
+
+
+async def _country(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Country | None:
+    record = await user_record(update, context)
+    return services(context).content.country(record.country if record else None)
+
+
+async def _settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> CheckinSettings | None:
+    return await services(context).db.get_checkin(_user_id(update))
+
+
+async def _zone_for_today(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, settings: CheckinSettings | None
+) -> ZoneInfo:
+    """Whose 'today' the day counter uses: the check-in zone, else the country's, else UTC."""
+    if settings is not None and settings.zone:
+        return ZoneInfo(settings.zone)
+    country = await _country(update, context)
+    return ZoneInfo(country.timezones[0] if country and country.timezones else "UTC")
+
+
+async def _reply(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, screen: Screen, *, edit: bool = True
+) -> None:
+    await answer_query(update)
+    await show(update, context, screen, edit=edit)
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+async def checkin_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/checkin and the Check-ins button: the current state and what can be changed."""
+    text.stop_expecting(context)
+    lang = await language(update, context)
+    settings = await _settings(update, context)
+    await _reply(update, context, cs.status(lang, settings, checkins.utcnow()))
+
+
+# --- choosing a time ----------------------------------------------------------------------------
+
+
+async def choose_time(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Presets, the picker, or type a time (also "Change time" on a check-in message)."""
+    lang = await language(update, context)
+    text.expect_text(context, FLOW_TIME)
+    from_message = _data(update, "") == cs.CB_MSG_TIME
+    await _reply(update, context, cs.time_chooser(lang), edit=not from_message)
+
+
+async def pick_hour(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The hour picker."""
+    await _reply(update, context, cs.hour_picker(await language(update, context)))
+
+
+async def pick_minute(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The minute picker for the chosen hour."""
+    hour = _data(update, cs.CB_HOUR)
+    if not (hour.isdigit() and len(hour) == 2 and int(hour) < 24):
+        await fallback.stale_button(update, context)
+        return
+    await _reply(update, context, cs.minute_picker(await language(update, context), int(hour)))
+
+
+async def set_time_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A preset or a picked minute."""
+    local = cs.parse_hhmm(_data(update, cs.CB_SET_TIME))
+    if local is None:
+        await fallback.stale_button(update, context)
+        return
+    await answer_query(update)
+    await _apply_time(update, context, local)
+
+
+async def time_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Flow: a typed time ("08:30", "8:30pm"); anything else gets a clear example."""
+    typed = update.effective_message.text if update.effective_message else None
+    local = parse_time(typed or "")
+    if local is None:
+        lang = await language(update, context)
+        await show(update, context, cs.bad_time(lang, typed or ""))
+        return
+    await _apply_time(update, context, local)
+
+
+async def _apply_time(update: Update, context: ContextTypes.DEFAULT_TYPE, local: time) -> None:
+    """Keep the zone of existing check-ins, take the country's only zone, or ask for one."""
+    settings = await _settings(update, context)
+    if settings is not None and settings.active and settings.zone:
+        await _turn_on(update, context, local, settings.zone)
+        return
+    country = await _country(update, context)
+    if country is not None and len(country.timezones) == 1:
+        await _turn_on(update, context, local, country.timezones[0])
+        return
+    await _ask_zone(update, context, local, country)
+
+
+async def _ask_zone(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, local: time, country: Country | None
+) -> None:
+    if context.user_data is not None:
+        context.user_data[PENDING_TIME] = cs.hhmm(local)
+    text.expect_text(context, FLOW_ZONE)
+    lang = await language(update, context)
+    content = services(context).content
+    await show(update, context, cs.zone_chooser(content, lang, local, country, checkins.utcnow()))
+
+
+async def _turn_on(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, local: time, zone: str
+) -> None:
+    text.stop_expecting(context)
+    if context.user_data is not None:
+        context.user_data.pop(PENDING_TIME, None)
+    now = checkins.utcnow()
+    settings = await services(context).db.set_schedule(_user_id(update), local, zone, now)
+    await show(update, context, cs.confirmed(await language(update, context), settings, now))
+
+
+# --- choosing a time zone -----------------------------------------------------------------------
+
+
+async def choose_zone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Change time zone (or pick one for a chosen time)."""
+    local = cs.parse_hhmm(_data(update, cs.CB_ZONES))
+    if local is None:
+        await fallback.stale_button(update, context)
+        return
+    await answer_query(update)
+    await _ask_zone(update, context, local, await _country(update, context))
+
+
+async def zone_country(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A country from the list: its only zone, or its zones to pick from."""
+    svc = services(context)
+    raw_time, _, code = _data(update, cs.CB_ZONE_COUNTRY).partition(":")
+    local, country = cs.parse_hhmm(raw_time), svc.content.country(code)
+    if local is None or country is None or not country.timezones:
+        await fallback.stale_button(update, context)
+        return
+    await answer_query(update)
+    if len(country.timezones) == 1:
+        await _turn_on(update, context, local, country.timezones[0])
+        return
+    lang = await language(update, context)
+    await show(update, context, cs.country_zones(lang, local, country, checkins.utcnow()))
+
+
+async def set_zone_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A zone button: turn check-ins on (or move them) with that time and zone."""
+    raw_time, _, zone = _data(update, cs.CB_ZONE).partition(":")
+    local = cs.parse_hhmm(raw_time)
+    if local is None or not cs.valid_zone(zone):
+        await fallback.stale_button(update, context)
+        return
+    await answer_query(update)
+    await _turn_on(update, context, local, zone)
+
+
+async def zone_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Flow: a typed city or IANA name; unclear ones get suggestions as buttons."""
+    typed = (update.effective_message.text if update.effective_message else None) or ""
+    lang = await language(update, context)
+    pending = (context.user_data or {}).get(PENDING_TIME)
+    local = cs.parse_hhmm(pending) if isinstance(pending, str) else None
+    if local is None:
+        settings = await _settings(update, context)
+        local = settings.local_time if settings is not None else None
+    if local is None:
+        text.expect_text(context, FLOW_TIME)
+        await show(update, context, cs.time_again(lang))
+        return
+    found = find_zone(typed)
+    if found.zone is not None:
+        await _turn_on(update, context, local, found.zone)
+        return
+    screen = cs.zone_suggestions(lang, local, typed, found.suggestions, checkins.utcnow())
+    await show(update, context, screen)
+
+
+# --- pause, resume, discreet, stop --------------------------------------------------------------
+
+
+async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Pause a week (from the status screen or a check-in message)."""
+    now = checkins.utcnow()
+    lang = await language(update, context)
+    settings = await services(context).db.pause(_user_id(update), now + cs.PAUSE_LENGTH, now)
+    from_message = _data(update, "") == cs.CB_MSG_PAUSE
+    screen = cs.paused(lang, settings, now) if settings else cs.stopped(lang, was_on=False)
+    await _reply(update, context, screen, edit=not from_message)
+
+
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """End a pause now."""
+    now = checkins.utcnow()
+    lang = await language(update, context)
+    settings = await services(context).db.resume(_user_id(update), now)
+    screen = cs.resumed(lang, settings, now) if settings else cs.stopped(lang, was_on=False)
+    await _reply(update, context, screen)
+
+
+async def toggle_discreet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Switch the first line between discreet and clearer."""
+    lang = await language(update, context)
+    settings = await _settings(update, context)
+    if settings is None or not settings.active:
+        await _reply(update, context, cs.status(lang, settings, checkins.utcnow()))
+        return
+    discreet = not settings.discreet
+    await services(context).db.set_discreet(_user_id(update), discreet)
+    settings = await _settings(update, context)
+    notice = cs.discreet_notice(lang, discreet)
+    await _reply(update, context, cs.status(lang, settings, checkins.utcnow(), notice=notice))
+
+
+async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop check-ins: one tap, confirmed in words."""
+    text.stop_expecting(context)
+    was_on = await services(context).db.stop_checkins(_user_id(update))
+    from_message = _data(update, "") == cs.CB_MSG_STOP
+    screen = cs.stopped(await language(update, context), was_on=was_on)
+    await _reply(update, context, screen, edit=not from_message)
+
+
+# --- answers to a check-in (nothing is stored) --------------------------------------------------
+
+
+async def answer_okay(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Doing okay."""
+    await _reply(update, context, cs.answer_okay(await language(update, context)), edit=False)
+
+
+async def answer_struggling(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Struggling: a kind answer, coping tools, support groups, Help now."""
+    screen = cs.answer_struggling(await language(update, context))
+    await _reply(update, context, screen, edit=False)
+
+
+async def answer_help_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Need help now: the Help now answer, at once."""
+    await answer_query(update)
+    await send_help_now(update, context)
+
+
+# --- day counter --------------------------------------------------------------------------------
+
+
+async def counter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The day counter screen."""
+    text.stop_expecting(context)
+    await _show_counter(update, context)
+
+
+async def _show_counter(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, *, edit: bool = True
+) -> None:
+    settings = await _settings(update, context)
+    today = cs.local_today(await _zone_for_today(update, context, settings), checkins.utcnow())
+    lang = await language(update, context)
+    await _reply(update, context, cs.counter(lang, settings, today), edit=edit)
+
+
+async def counter_days_ago(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Start the counter today or yesterday."""
+    raw = _data(update, cs.CB_COUNTER_AGO)
+    if raw not in {"0", "1"}:
+        await fallback.stale_button(update, context)
+        return
+    text.stop_expecting(context)
+    settings = await _settings(update, context)
+    today = cs.local_today(await _zone_for_today(update, context, settings), checkins.utcnow())
+    await services(context).db.set_counter(_user_id(update), today - timedelta(days=int(raw)))
+    await _show_counter(update, context)
+
+
+async def counter_type(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Ask for a typed start date."""
+    text.expect_text(context, FLOW_DATE)
+    await _reply(update, context, cs.counter_type(await language(update, context)))
+
+
+async def date_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Flow: a typed start date; unreadable or future dates get an example."""
+    typed = (update.effective_message.text if update.effective_message else None) or ""
+    lang = await language(update, context)
+    settings = await _settings(update, context)
+    today = cs.local_today(await _zone_for_today(update, context, settings), checkins.utcnow())
+    start: date | None = cs.parse_date(typed, lang, today)
+    if start is None:
+        await show(
+            update, context, cs.counter_type(lang, notice_key="counter_bad_date", typed=typed)
+        )
+        return
+    if start > today:
+        await show(update, context, cs.counter_type(lang, notice_key="counter_future"))
+        return
+    text.stop_expecting(context)
+    await services(context).db.set_counter(_user_id(update), start)
+    await _show_counter(update, context, edit=False)
+
+
+async def counter_hide(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Hide the counter (the date is kept)."""
+    await services(context).db.set_counter_shown(_user_id(update), False)
+    await _show_counter(update, context)
+
+
+async def counter_show(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show the counter again."""
+    await services(context).db.set_counter_shown(_user_id(update), True)
+    await _show_counter(update, context)
+
+
+async def counter_slip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Ask before starting again (a mistaken tap must not cost someone their count)."""
+    await _reply(update, context, cs.counter_slip_ask(await language(update, context)))
+
+
+async def counter_slip_yes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Start again from today, without shame."""
+    settings = await _settings(update, context)
+    today = cs.local_today(await _zone_for_today(update, context, settings), checkins.utcnow())
+    await services(context).db.set_counter(_user_id(update), today)
+    await _reply(update, context, cs.counter_slip_done(await language(update, context)))
+
+
+async def counter_remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Remove the counter and its date."""
+    await services(context).db.set_counter(_user_id(update), None)
+    await _reply(update, context, cs.counter_removed(await language(update, context)))
+
+
+# --- registration -------------------------------------------------------------------------------
+
+text.FLOWS[FLOW_TIME] = time_typed
+text.FLOWS[FLOW_ZONE] = zone_typed
+text.FLOWS[FLOW_DATE] = date_typed
+
+
+def _exact(*data: str) -> str:
+    return "^(" + "|".join(re.escape(d) for d in data) + ")$"
+
+
+def _prefix(prefix: str) -> str:
+    return "^" + re.escape(prefix)
+
+
+def handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
+    """Every check-in handler, in order (registered before the fallbacks)."""
+    return [
+        CommandHandler("checkin", checkin_command, filters=filters.ChatType.PRIVATE),
+        CallbackQueryHandler(checkin_command, pattern=_exact(cs.CB_STATUS)),
+        CallbackQueryHandler(choose_time, pattern=_exact(cs.CB_TIME, cs.CB_MSG_TIME)),
+        CallbackQueryHandler(pick_hour, pattern=_exact(cs.CB_HOURS)),
+        CallbackQueryHandler(pick_minute, pattern=_prefix(cs.CB_HOUR)),
+        CallbackQueryHandler(set_time_button, pattern=_prefix(cs.CB_SET_TIME)),
+        CallbackQueryHandler(zone_country, pattern=_prefix(cs.CB_ZONE_COUNTRY)),
+        CallbackQueryHandler(set_zone_button, pattern=_prefix(cs.CB_ZONE)),
+        CallbackQueryHandler(choose_zone, pattern=_prefix(cs.CB_ZONES)),
+        CallbackQueryHandler(pause, pattern=_exact(cs.CB_PAUSE, cs.CB_MSG_PAUSE)),
+        CallbackQueryHandler(resume, pattern=_exact(cs.CB_RESUME)),
+        CallbackQueryHandler(toggle_discreet, pattern=_exact(cs.CB_DISCREET)),
+        CallbackQueryHandler(stop, pattern=_exact(cs.CB_STOP, cs.CB_MSG_STOP)),
+        CallbackQueryHandler(answer_okay, pattern=_exact(cs.CB_OKAY)),
+        CallbackQueryHandler(answer_struggling, pattern=_exact(cs.CB_STRUGGLING)),
+        CallbackQueryHandler(answer_help_now, pattern=_exact(cs.CB_HELP_NOW)),
+        CallbackQueryHandler(counter, pattern=_exact(cs.CB_COUNTER)),
+        CallbackQueryHandler(counter_days_ago, pattern=_prefix(cs.CB_COUNTER_AGO)),
+        CallbackQueryHandler(counter_type, pattern=_exact(cs.CB_COUNTER_TYPE)),
+        CallbackQueryHandler(counter_hide, pattern=_exact(cs.CB_COUNTER_HIDE)),
+        CallbackQueryHandler(counter_show, pattern=_exact(cs.CB_COUNTER_SHOW)),
+        CallbackQueryHandler(counter_slip_yes, pattern=_exact(cs.CB_COUNTER_SLIP_YES)),
+        CallbackQueryHandler(counter_slip, pattern=_exact(cs.CB_COUNTER_SLIP)),
+        CallbackQueryHandler(counter_remove, pattern=_exact(cs.CB_COUNTER_REMOVE)),
+    ]
