@@ -1,6 +1,7 @@
 """Handlers: the one ordered list of everything the bot answers.
 
 Order matters: within a group the first matching handler wins, and lower groups run first.
+  group -3  a command leaves any flow that was waiting for typed text (not /helpnow)
   group -2  activity: record that a private-chat user was active today
   group -1  crisis gate: crisis language gets Help now at once and stops there
   group  0  Help now (everywhere), group chats, commands, buttons, flows, then fallbacks
@@ -43,6 +44,13 @@ def _exact(data: str) -> str:
 
 def register(application: Application) -> None:
     """Register every handler, in order."""
+    application.add_handler(
+        MessageHandler(
+            filters.COMMAND & ~filters.Regex(r"^/(helpnow|sos)(@\w+)?\b"),
+            text.leave_flow_on_command,
+        ),
+        group=-3,
+    )
     application.add_handler(TypeHandler(Update, activity.record_activity), group=-2)
     # Crisis language first: every text, caption and edit, in every state and chat.
     application.add_handler(

@@ -39,3 +39,11 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await flow(update, context)
         return
     await fallback.free_text(update, context)
+
+
+async def leave_flow_on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command means the person moved on: their next text is no longer for an old prompt.
+
+    Help now (/helpnow, /sos) is the exception: it must not cost anyone their place.
+    """
+    stop_expecting(context)

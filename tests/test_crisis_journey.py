@@ -106,3 +106,23 @@ def test_a_language_without_crisis_phrases_is_refused(tmp_path: Path) -> None:
     (target / "xx" / "crisis.yaml").unlink()
     with pytest.raises(ContentError, match=r"xx/crisis\.yaml"):
         load_content(target)
+
+
+async def test_a_command_leaves_a_flow_but_help_now_does_not(
+    user: SimUser, app: Any, monkeypatch: Any
+) -> None:
+    seen: list[str] = []
+
+    async def fake_flow(update: Any, context: Any) -> None:
+        seen.append(update.effective_message.text)
+        await update.effective_message.reply_text("flow got it")
+
+    monkeypatch.setitem(text_flows.FLOWS, "test_flow", fake_flow)
+    app.user_data[user.user_id][text_flows.AWAITING] = "test_flow"
+    await user.command("/helpnow")
+    await user.send("first")
+    assert seen == ["first"]
+    await user.command("/menu")
+    await user.send("second")
+    assert seen == ["first"]
+    assert "can't reply to messages in my own words" in first_reply(user)
