@@ -42,6 +42,10 @@ class Screen:
     text: str
     keyboard: InlineKeyboardMarkup | None = None
 
+    def after(self, notice: str) -> Screen:
+        """The same screen with ``notice`` (HTML) shown above it."""
+        return Screen(f"{notice.strip()}\n\n{self.text}", self.keyboard)
+
 
 def _button(label: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=data)
@@ -282,5 +286,4 @@ def delete_ask(lang: Language) -> Screen:
 
 def with_menu(lang: Language, notice_key: str) -> Screen:
     """A short notice followed by the main menu's buttons (the answer to anything unexpected)."""
-    menu = main_menu(lang)
-    return Screen(lang.text(notice_key).strip() + "\n\n" + menu.text, menu.keyboard)
+    return main_menu(lang).after(lang.text(notice_key))

@@ -43,6 +43,7 @@ async def crisis_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     log.info("crisis language detected (category %s)", match.category)
     screen = await help_now_screen(update, context)
     reply = lang.crisis.reply if lang.crisis is not None else ""
-    keyboard = screen.keyboard if update.effective_chat.type == ChatType.PRIVATE else None
-    await show(update, context, Screen(f"{reply.strip()}\n\n{screen.text}", keyboard), edit=False)
+    if update.effective_chat.type != ChatType.PRIVATE:
+        screen = Screen(screen.text)  # settings belong in a private chat
+    await show(update, context, screen.after(reply), edit=False)
     raise ApplicationHandlerStop

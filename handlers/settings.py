@@ -8,7 +8,6 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import screens
-from bot.screens import Screen
 from bot.services import services
 from handlers.respond import answer_query, language, show, user_record
 
@@ -51,7 +50,7 @@ async def set_country(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         if country
         else lang.text("country_cleared")
     )
-    await show(update, context, Screen(f"{notice}\n\n{help_screen.text}", help_screen.keyboard))
+    await show(update, context, help_screen.after(notice))
 
 
 async def pick_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -78,4 +77,4 @@ async def set_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     record = await user_record(update, context)
     screen = screens.settings(svc.content, lang, record.country if record else None)
     notice = lang.text("language_set", language=html.escape(str(lang.ui["language_name"])))
-    await show(update, context, Screen(f"{notice}\n\n{screen.text}", screen.keyboard))
+    await show(update, context, screen.after(notice))
