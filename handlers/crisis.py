@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.screens import Screen
 from bot.services import services
 from handlers.helpnow import help_now_screen
 from handlers.respond import language, show
@@ -43,7 +41,5 @@ async def crisis_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     log.info("crisis language detected (category %s)", match.category)
     screen = await help_now_screen(update, context)
     reply = lang.crisis.reply if lang.crisis is not None else ""
-    if update.effective_chat.type != ChatType.PRIVATE:
-        screen = Screen(screen.text)  # settings belong in a private chat
     await show(update, context, screen.after(reply), edit=False)
     raise ApplicationHandlerStop

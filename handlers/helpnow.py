@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 async def help_now_screen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> screens.Screen:
     """The Help now screen for the person behind ``update``.
 
-    If the database cannot be read, the answer still goes out (without the country).
+    If the database cannot be read, the answer still goes out (without the country). In a
+    group chat it has no buttons.
     """
     svc = services(context)
     country = None
@@ -33,19 +34,16 @@ async def help_now_screen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     except Exception:
         log.exception("help now without stored settings")
         lang = svc.content.lang(None)
-    return screens.help_now(svc.content, lang, country)
+    screen = screens.help_now(svc.content, lang, country)
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        return screens.Screen(screen.text)  # in a group: the lines only; settings are private
+    return screen
 
 
 async def send_help_now(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Send Help now as a new message (for commands and crisis messages).
-
-    In a group chat the lines are sent without buttons: settings belong in a private chat.
-    """
-    screen = await help_now_screen(update, context)
-    chat = update.effective_chat
-    if chat is not None and chat.type != ChatType.PRIVATE:
-        screen = screens.Screen(screen.text)
-    await show(update, context, screen, edit=False)
+    """Send Help now as a new message (for commands and crisis messages)."""
+    await show(update, context, await help_now_screen(update, context), edit=False)
 
 
 async def help_now_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
