@@ -204,7 +204,7 @@ def main() -> None:
     detector = CrisisDetector.from_file(CONTENT_FILE)
     sets = {
         name: read_labelled(DATA / f"{name}.tsv")
-        for name in ("tuning", "heldout", "fresh")
+        for name in ("tuning", "heldout", "fresh", "final_blind")
         if (DATA / f"{name}.tsv").exists()
     }
     for name, rows in sets.items():

@@ -9,11 +9,16 @@ imports, no I/O after loading, no logging of message text.
 
 How a message is checked
 ------------------------
-1. Normalise: Unicode NFKC, lower case, curly apostrophes straightened and then dropped
-   ("don't" -> "dont"), ``-``/``/``/emoji/other symbols become spaces, ``. ! ? ;`` and line
-   breaks become a sentence break, and every run of a repeated letter becomes one letter
-   ("diiiie" -> "die", "pleeease" -> "please", "kill" -> "kil"). The phrases get exactly the
-   same treatment, so "too"/"to", "wanna"/"wana" and "killll"/"kill" all meet in the middle.
+1. Normalise: Unicode NFKC, lower case, curly apostrophes straightened; a contraction written
+   with its apostrophe is spelled out, because the apostrophe says which word it is ("he'll"
+   -> "he will", not "hell"; "life's" -> "life is", "we're" -> "we are", "she'd" -> "she
+   would"); other apostrophes are then dropped ("don't" -> "dont", "let's" -> "lets"). A
+   possessive "'s" reads as " is" too ("my son's lips" -> "my son is lips"): phrases are short
+   and local, so the stray "is" costs little. ``-``/``/``/emoji/other symbols become spaces,
+   ``. ! ? ;`` and line breaks become a sentence break, and every run of a repeated letter
+   becomes one letter ("diiiie" -> "die", "pleeease" -> "please", "kill" -> "kil"). The
+   phrases get exactly the same treatment, so "too"/"to", "wanna"/"wana" and "killll"/"kill"
+   all meet in the middle (and so do "noose"/"nose" and "fell"/"feel": write around them).
 2. Spellings: whole words (or word pairs) listed under ``spellings`` in the content file are
    rewritten to one form ("im" -> "i am", "wont" -> "will not", "siezure" -> "seizure").
 3. Each category's phrases are tried in file order (the first category that matches wins);
@@ -60,6 +65,10 @@ _CATEGORY_KEYS = {"phrases", "exclude"}
 _APOSTROPHES = str.maketrans({c: "'" for c in "\u2018\u2019\u201b\u02bc\u02b9`\u00b4\u2032"})
 _ELLIPSIS = re.compile(r"\u2026|\.{2,}")
 _OD_DOTS = re.compile(r"(?<![^\W_])o\.d\.?(?![^\W_])")
+# "'s", "'ll", "'re", "'d" after a letter, as a whole ending ("he'll", not "o'clock").
+_CONTRACTION = re.compile(r"(?<=[^\W\d_])'(s|ll|re|d)(?![^\W_])")
+_CONTRACTION_WORDS = {"s": " is", "ll": " will", "re": " are", "d": " would"}
+_LETS = re.compile(r"(?<![^\W_])let's(?![^\W_])")
 _SENTENCE_END = re.compile(r"[.!?;\n\r]+")
 _NOT_WORD = re.compile(r"[^\w.]+|_")
 _REPEATS = re.compile(r"([^\W\d_])\1+")
@@ -78,7 +87,10 @@ def basic_normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower().translate(_APOSTROPHES)
     text = _ELLIPSIS.sub(" ", text)
     text = _OD_DOTS.sub("od", text)
-    text = text.replace("'", "")
+    if "'" in text:
+        text = _LETS.sub("lets", text)
+        text = _CONTRACTION.sub(_spell_out, text)
+        text = text.replace("'", "")
     text = _SENTENCE_END.sub(" . ", text)
     text = _NOT_WORD.sub(" ", text)
     text = _REPEATS.sub(r"\1", text)
@@ -89,6 +101,10 @@ def basic_normalise(text: str) -> str:
     if text.endswith(" . "):
         text = text[:-2]
     return text
+
+
+def _spell_out(match: re.Match[str]) -> str:
+    return _CONTRACTION_WORDS[match.group(1)]
 
 
 class Normaliser:
@@ -124,7 +140,7 @@ class Normaliser:
 
 # --- the phrase language --------------------------------------------------------------------
 
-_TOKEN = re.compile(r"\.\.\.|\.\.|[()\[\]|^$*#]|\{[^{}\s]*\}|[^\s()\[\]|{}^$*#]+\*?")
+_TOKEN = re.compile(r"\.\.\.|\.\.|##|[()\[\]|^$*#]|\{[^{}\s]*\}|[^\s()\[\]|{}^$*#]+\*?")
 _GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -231,6 +247,9 @@ class _PhraseCompiler:
             elif tok == "#":
                 flush()
                 out.append("(?: [0-9]+)")
+            elif tok == "##":
+                flush()
+                out.append("(?: [0-9]{2,})")
             elif tok == "..":
                 flush()
                 out.append(f"(?: {_WORD}){{0,{SHORT_GAP}}}")

@@ -1,8 +1,12 @@
 """Crisis-language detection: accuracy on the labelled set, behaviour, bounds and the loader.
 
-The labelled messages live in ``tests/crisis_data/`` (``tuning.tsv`` is what the phrase lists
-were tuned on, ``heldout.tsv`` was written before the lists and never tuned on). Run with
-``-s`` to see the per-category recall; ``python benchmarks/crisis.py`` prints the full report.
+The labelled messages live in ``tests/crisis_data/``. ``tuning.tsv`` is what the phrase lists
+were tuned on (it now also holds the blind set once called ``fresh.tsv``, and hard negatives and
+new phrasings written to exercise the meaning families rather than single sentences).
+``heldout.tsv`` was written before the lists; it has been seen since, so it is no longer a
+held-out measurement. The blind measurement is ``final_blind.tsv``, written by someone else:
+these tests never read it. Run with ``-s`` to see the per-category recall;
+``python benchmarks/crisis.py`` prints the full report.
 """
 
 from __future__ import annotations
@@ -68,8 +72,9 @@ def test_labelled_set_is_big_enough_and_split() -> None:
     total = Counter(label for label, _, _ in ALL)
     held = Counter(label for label, _, _ in HELDOUT)
     assert total["crisis"] >= 300 and total["ok"] >= 300, total
-    for label in ("crisis", "ok"):
-        assert held[label] / total[label] >= 0.29, (label, held[label], total[label])
+    # heldout.tsv stays as written (no rows moved in or out), but it has been seen: its share
+    # of the set is no longer checked. The blind measurement is final_blind.tsv.
+    assert held["crisis"] >= 100 and held["ok"] >= 100, held
     per_category = Counter(category for label, category, _ in ALL if label == "crisis")
     assert all(per_category[c] >= 20 for c in CATEGORIES), per_category
     texts = [text.casefold() for _, _, text in ALL]
@@ -154,6 +159,37 @@ def test_recall_and_false_positive_rate_over_the_whole_set(detector: CrisisDetec
         ("my daughter is cutting herself", "self_harm"),
         # multi-sentence: a crisis sentence after harmless ones
         ("hi. i went to a meeting today. i took too many pills tonight", "overdose"),
+        # contractions with an apostrophe are spelled out; "hell" without one stays a word
+        ("i'm scared he'll kill me", "harm_others"),
+        ("im scared hell kill me", "harm_others"),
+        ("my uncle says hell kill her", "harm_others"),
+        ("life's not worth it anymore", "suicide"),
+        ("lifes not worth it anymore", "suicide"),
+        ("we're not safe here", "harm_others"),
+        ("she'd stab me if i left", "harm_others"),
+        ("my brother's turning grey", "overdose"),
+        ("my brothers turning grey", "overdose"),
+        # meaning families, not single sentences
+        ("she wants to die", "suicide"),
+        ("i just want it all to stop", "suicide"),
+        ("got the rope ready", "suicide"),
+        ("tonight is my last night", "suicide"),
+        ("gave away all my stuff, wont need it where im going", "suicide"),
+        ("how many of my pills would it take to not wake up", "suicide"),
+        ("took 40 xanax", "overdose"),
+        ("mixed alcohol and benzos and keep passing out", "overdose"),
+        ("hes cold and clammy and his breathing is really slow", "overdose"),
+        ("my kid ate one of my edibles", "overdose"),
+        ("found him with a needle still in his arm", "overdose"),
+        ("overdosing rn", "overdose"),
+        ("vomiting blood since i stopped drinking", "withdrawal"),
+        ("slice my wrists", "self_harm"),
+        ("my dads drunk and driving with my little sister in the car", "harm_others"),
+        ("i feel like hurting my baby", "harm_others"),
+        # a "lol" cancels a threat the writer makes against an adult, nothing else
+        ("my boyfriend hit me again lol", "harm_others"),
+        ("he hits my mum sometimes", "harm_others"),
+        ("i want to hurt my baby lol", "harm_others"),
     ],
 )
 def test_detects(detector: CrisisDetector, text: str, category: str) -> None:
@@ -221,6 +257,22 @@ def test_detects(detector: CrisisDetector, text: str, category: str) -> None:
         "thats odd",
         "it's odd that i still miss it",
         "my son is odd lately",
+        # "hell" is a word; non-drug "overdosing"; training questions; stated safety
+        "what the hell, my sponsor moved the meeting",
+        "hell yeah 6 months sober",
+        "this week has been a living hell but i didnt drink",
+        "im overdosing on netflix this week haha",
+        "what should you do if someone has a seizure, asking for a first aid course",
+        "no thoughts of hurting myself, i just want someone to talk to",
+        "no urges to cut today",
+        "my old self harm habits are on my mind but im safe",
+        "i heard voices in the hallway, my neighbours are loud",
+        "my hair is going grey",
+        "tonight is my last night in rehab",
+        "going to join my sponsor for coffee tonight",
+        "day 5 off opioids, runny nose",
+        "is it dangerous to mix alcohol and xanax?",
+        "i took 2 paracetamol for my headache",
     ],
 )
 def test_does_not_flag(detector: CrisisDetector, text: str) -> None:
@@ -245,6 +297,20 @@ def test_normalisation() -> None:
     assert basic_normalise("self-harm") == " self harm "
     assert basic_normalise("") == " "
     assert basic_normalise("O.D.") == " od "
+    # a contraction typed with its apostrophe is spelled out; without one, a word stays a word
+    assert basic_normalise("He’ll kill me") == " he wil kil me "
+    assert basic_normalise("hell no") == " hel no "
+    assert basic_normalise("life's hard, we're ok, she'd know") == (
+        " life is hard we are ok she would know "
+    )
+    assert basic_normalise("let's go at 5 o'clock") == " lets go at 5 oclock "
+
+
+def test_a_number_of_two_or_more_digits(tmp_path: Path) -> None:
+    text = VALID.replace('"cut myself"', '"cut myself", "took ## pills"')
+    detector = CrisisDetector.from_file(_write(tmp_path, text))
+    assert detector.check("i took 30 pills") is not None
+    assert detector.check("i took 2 pills") is None
 
 
 def test_match_is_a_frozen_value(detector: CrisisDetector) -> None:
