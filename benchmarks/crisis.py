@@ -8,8 +8,9 @@ lower-casing, work any handler does to a message anyway (almost free for ASCII t
 detector's own normalisation step is printed as a second reference).
 
 Last, the time to handle an ordinary message through the whole bot (fake Bot API, in process)
-with the crisis gate against the same bot without it. ``fresh.tsv``, when present, is a set
-written blind after the phrase lists, reported on its own.
+with the crisis gate against the same bot without it. ``blind_round3.tsv`` was written blind,
+without seeing the detector or its data, and is never used for tuning: its figures are the
+honest estimate of how the detector does on new messages.
 
 Run from the repository root::
 
@@ -204,7 +205,7 @@ def main() -> None:
     detector = CrisisDetector.from_file(CONTENT_FILE)
     sets = {
         name: read_labelled(DATA / f"{name}.tsv")
-        for name in ("tuning", "heldout", "fresh", "final_blind")
+        for name in ("tuning", "heldout", "fresh", "final_blind", "blind_round3")
         if (DATA / f"{name}.tsv").exists()
     }
     for name, rows in sets.items():

@@ -21,9 +21,16 @@ How a message is checked
    all meet in the middle (and so do "noose"/"nose" and "fell"/"feel": write around them).
 2. Spellings: whole words (or word pairs) listed under ``spellings`` in the content file are
    rewritten to one form ("im" -> "i am", "wont" -> "will not", "siezure" -> "seizure").
-3. Each category's phrases are tried in file order (the first category that matches wins);
-   a phrase match is ignored when one of that category's ``exclude`` patterns overlaps it
-   ("dying" + "to see my kids", "overdosed" + "5 years ago").
+3. The first category (in file order) with a phrase match that none of that category's
+   ``exclude`` patterns overlaps wins ("dying" + "to see my kids", "overdosed" + "5 years
+   ago" cancel the match they overlap, nothing else). Within a category the leftmost such
+   match is reported, and of several phrases matching at one place the first in the file.
+
+Every phrase starts at a word boundary with a word the phrase's syntax decides (or with any
+word, for a few), so the detector does not try every phrase at every place: it indexes the
+phrases by the words they can start with, reads the message word by word and tries only the
+phrases that can start at that word, for all categories in one pass. Exclude patterns are
+looked at only once a phrase has matched.
 
 Only a bounded part of a message is read (the first :data:`HEAD_CHARS` characters and the last
 :data:`TAIL_CHARS`), and every pattern is built from literals, fixed alternatives and bounded
@@ -38,7 +45,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +63,9 @@ SHORT_GAP = 4
 """``..`` in a phrase: up to this many words in between (never across a sentence break)."""
 LONG_GAP = 8
 """``...`` in a phrase: up to this many words in between."""
+SPAN_GAP = 8
+"""``~`` in a phrase: up to this many words and sentence breaks in between, so that cues
+split over short sentences still meet ("im done. with everything. goodbye")."""
 
 _TOP_LEVEL_KEYS = {"language", "reply", "groups", "spellings", "categories"}
 _CATEGORY_KEYS = {"phrases", "exclude"}
@@ -140,12 +150,29 @@ class Normaliser:
 
 # --- the phrase language --------------------------------------------------------------------
 
-_TOKEN = re.compile(r"\.\.\.|\.\.|##|[()\[\]|^$*#]|\{[^{}\s]*\}|[^\s()\[\]|{}^$*#]+\*?")
+_GAPS = ("..", "...", "~")
+_TOKEN = re.compile(r"\.\.\.|\.\.|##|[()\[\]|^$*#~]|\{[^{}\s]*\}|[^\s()\[\]|{}^$*#~]+\*?")
 _GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class PatternError(ValueError):
     """A phrase in a content file does not follow the phrase syntax."""
+
+
+@dataclass
+class _Starts:
+    """The words a match of a phrase can start with (the phrase index's keys)."""
+
+    words: set[str] = field(default_factory=set)  # exactly these words
+    stems: set[str] = field(default_factory=set)  # any word beginning with one of these
+    number: bool = False  # a number ("#", "##")
+    any_word: bool = False  # any word at all ("*", or a gap before the first word)
+
+    def update(self, other: _Starts) -> None:
+        self.words |= other.words
+        self.stems |= other.stems
+        self.number = self.number or other.number
+        self.any_word = self.any_word or other.any_word
 
 
 class _PhraseCompiler:
@@ -155,6 +182,7 @@ class _PhraseCompiler:
         self._groups = groups
         self._normalise = normalise
         self._group_cache: dict[str, str] = {}
+        self._group_starts: dict[str, tuple[_Starts, bool]] = {}
         self._in_progress: list[str] = []
 
     def compile(self, phrase: str) -> str:
@@ -165,9 +193,8 @@ class _PhraseCompiler:
             raise PatternError(f"unexpected {tokens[pos]!r}")
         if not has_word:
             raise PatternError("needs at least one word (wildcards alone match anything)")
-        gaps = {"..", "..."}
-        if tokens[0] in gaps or tokens[-1] in gaps:
-            raise PatternError("'..' and '...' go between words, not at either end")
+        if tokens[0] in _GAPS or tokens[-1] in _GAPS:
+            raise PatternError("'..', '...' and '~' go between words, not at either end")
         return f"{body}(?= )"
 
     def compile_group(self, name: str) -> str:
@@ -192,6 +219,91 @@ class _PhraseCompiler:
         source = "(?:" + "|".join(parts) + ")"
         self._group_cache[name] = source
         return source
+
+    def starts(self, phrase: str) -> _Starts:
+        """The words a match of ``phrase`` can start with; call after :meth:`compile`.
+
+        Every item of a compiled phrase that reads a word starts with the space before it, and
+        the items that read nothing (``^``, ``$``, ``[...]`` left out) look but do not move, so
+        a match always starts at the space before its first word, and that word is one that
+        the first word-reading item of the phrase accepts. This finds those words the way a
+        parser's FIRST set is found.
+        """
+        starts = _Starts()
+        can_be_empty, _ = self._starts_of(_tokenise(phrase), 0, starts)
+        if can_be_empty:  # not possible for a phrase compile() accepted; stay safe anyway
+            starts.any_word = True
+        return starts
+
+    def _starts_of(self, tokens: list[str], pos: int, starts: _Starts) -> tuple[bool, int]:
+        """Add to ``starts`` the first words of the sequence at ``pos`` (parsed as in
+        :meth:`_sequence`); return (whether it can read no word at all, next position)."""
+        empty = True  # nothing that must read a word seen yet: still looking for first words
+        literal: list[str] = []
+
+        def flush() -> None:
+            nonlocal empty
+            if literal:
+                if empty:
+                    starts.words.add(self._normalise(" ".join(literal)).split()[0])
+                    empty = False
+                literal.clear()
+
+        while pos < len(tokens):
+            tok = tokens[pos]
+            if tok in (")", "]", "|"):
+                break
+            pos += 1
+            if tok in ("(", "["):
+                flush()
+                into = starts if empty else _Starts()  # past the first word: only parse
+                choice_empty = tok == "["
+                while True:
+                    sub_empty, pos = self._starts_of(tokens, pos, into)
+                    choice_empty = choice_empty or sub_empty
+                    if tokens[pos] == "|":
+                        pos += 1
+                        continue
+                    pos += 1
+                    break
+                empty = empty and choice_empty
+            elif tok.startswith("{"):
+                flush()
+                if empty:
+                    group, group_empty = self._group_first(tok[1:-1])
+                    starts.update(group)
+                    empty = group_empty
+            elif tok == "*" or tok in _GAPS:
+                flush()
+                if empty:
+                    starts.any_word = True
+                    empty = tok != "*"
+            elif tok in ("#", "##"):
+                flush()
+                if empty:
+                    starts.number = True
+                    empty = False
+            elif tok in ("^", "$"):
+                flush()
+            elif tok.endswith("*"):
+                flush()
+                if empty:
+                    starts.stems.add(basic_normalise(tok[:-1]).split()[0])
+                    empty = False
+            else:
+                literal.append(tok)
+        flush()
+        return empty, pos
+
+    def _group_first(self, name: str) -> tuple[_Starts, bool]:
+        if name not in self._group_starts:
+            starts = _Starts()
+            empty = False
+            for entry in self._groups[name]:
+                entry_empty, _ = self._starts_of(_tokenise(entry), 0, starts)
+                empty = empty or entry_empty
+            self._group_starts[name] = (starts, empty)
+        return self._group_starts[name]
 
     def _sequence(self, tokens: list[str], pos: int) -> tuple[str, int, bool]:
         """Parse items until ``)``, ``]``, ``|`` or the end; return (regex, next pos, has word)."""
@@ -256,6 +368,9 @@ class _PhraseCompiler:
             elif tok == "...":
                 flush()
                 out.append(f"(?: {_WORD}){{0,{LONG_GAP}}}")
+            elif tok == "~":
+                flush()
+                out.append(f"(?: (?:{_WORD}|\\.)){{0,{SPAN_GAP}}}")
             elif tok == "^":
                 flush()
                 out.append(r"(?:^|(?<= \.))")
@@ -304,14 +419,27 @@ class CrisisMatch:
 class _Rule:
     source: str
     regex: re.Pattern[str]
+    category: int  # index into CrisisDetector._categories (priority order)
 
 
 @dataclass(frozen=True)
 class _Category:
     name: str
-    any_phrase: re.Pattern[str]  # all phrases in one pattern: most text is rejected in one pass
     phrases: tuple[_Rule, ...]
     excludes: tuple[re.Pattern[str], ...]
+    any_exclude: re.Pattern[str] | None  # all excludes in one pattern: usually none is there
+
+    def excluded_spans(self, norm: str) -> list[tuple[int, int]]:
+        """Where this category's exclude patterns match in ``norm`` (each one's finditer)."""
+        if self.any_exclude is None or self.any_exclude.search(norm) is None:
+            return []
+        return [m.span() for ex in self.excludes for m in ex.finditer(norm)]
+
+
+_WORD_AT = re.compile(r" ([^\W_]+)")
+"""A word of normalised text, with the space before it: where a phrase match can start."""
+_CACHED_WORDS = 20_000
+"""At most this many words' lists of phrases to try are kept (then the cache starts afresh)."""
 
 
 class CrisisDetector:
@@ -334,20 +462,41 @@ class CrisisDetector:
         self._normalise = Normaliser(spellings or {})
         compiler = _PhraseCompiler(groups or {}, self._normalise)
         compiled: list[_Category] = []
-        for name, lists in categories.items():
-            rules = tuple(
-                _Rule(p, re.compile(_compile(compiler, name, "phrase", p)))
-                for p in lists.get("phrases", [])
-            )
+        rules: list[_Rule] = []  # every phrase, in priority order: category, then file order
+        starts: list[_Starts] = []
+        for index, (name, lists) in enumerate(categories.items()):
+            phrases = lists.get("phrases", [])
+            if not phrases:
+                raise PatternError(f"category {name!r} has no phrases")
+            own = []
+            for phrase in phrases:
+                own.append(
+                    _Rule(phrase, re.compile(_compile(compiler, name, "phrase", phrase)), index)
+                )
+                starts.append(compiler.starts(phrase))
             excludes = tuple(
                 re.compile(_compile(compiler, name, "exclude", p)) for p in lists.get("exclude", [])
             )
-            if not rules:
-                raise PatternError(f"category {name!r} has no phrases")
-            # No capturing groups here: they would defeat the regex engine's branch shortcuts.
-            union = re.compile("|".join(r.regex.pattern for r in rules))
-            compiled.append(_Category(name, union, rules, excludes))
+            any_exclude = re.compile("|".join(e.pattern for e in excludes)) if excludes else None
+            compiled.append(_Category(name, tuple(own), excludes, any_exclude))
+            rules.extend(own)
         self._categories = tuple(compiled)
+        self._rules = tuple(rules)
+        # The phrase index: which phrases (by position in self._rules) can start at a word.
+        self._by_word: dict[str, list[int]] = {}
+        self._by_stem: list[tuple[str, int]] = []
+        self._by_number: list[int] = []
+        self._anywhere: list[int] = []
+        for i, first in enumerate(starts):
+            if first.any_word:
+                self._anywhere.append(i)
+                continue
+            for word in first.words:
+                self._by_word.setdefault(word, []).append(i)
+            self._by_stem.extend((stem, i) for stem in first.stems)
+            if first.number:
+                self._by_number.append(i)
+        self._candidates: dict[str, tuple[_Rule, ...]] = {}
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -391,22 +540,47 @@ class CrisisDetector:
 
     def _check_window(self, text: str) -> CrisisMatch | None:
         norm = self._normalise(text)
-        for category in self._categories:
-            first = category.any_phrase.search(norm)
-            if first is None:
-                continue
-            excluded = [m.span() for ex in category.excludes for m in ex.finditer(norm)]
-            if not _overlaps(first.span(), excluded):
-                for rule in category.phrases:  # which phrase matched there
-                    match = rule.regex.match(norm, first.start())
-                    if match is not None and not _overlaps(match.span(), excluded):
-                        return CrisisMatch(category.name, rule.source)
-            # Cancelled by an exclude: try every phrase at every place.
-            for rule in category.phrases:
-                for match in rule.regex.finditer(norm):
-                    if not _overlaps(match.span(), excluded):
-                        return CrisisMatch(category.name, rule.source)
-        return None
+        categories = self._categories
+        best = len(categories)  # the best category found so far (none yet)
+        found: _Rule | None = None
+        excluded: dict[int, list[tuple[int, int]]] = {}  # per category, worked out when needed
+        for word in _WORD_AT.finditer(norm):
+            at = word.start()
+            # Phrases that can start here, by priority: once one matches, the rest of its
+            # category and every later category can no longer win.
+            for rule in self._phrases_starting_with(word.group(1)):
+                if rule.category >= best:
+                    break
+                match = rule.regex.match(norm, at)
+                if match is None:
+                    continue
+                spans = excluded.get(rule.category)
+                if spans is None:
+                    spans = excluded[rule.category] = categories[rule.category].excluded_spans(norm)
+                if spans and _overlaps(match.span(), spans):
+                    continue
+                best, found = rule.category, rule
+                break
+            if best == 0:
+                break
+        if found is None:
+            return None
+        return CrisisMatch(categories[best].name, found.source)
+
+    def _phrases_starting_with(self, word: str) -> tuple[_Rule, ...]:
+        """The phrases whose match can start with ``word``, in priority order (cached)."""
+        phrases = self._candidates.get(word)
+        if phrases is None:
+            ids = set(self._by_word.get(word, ()))
+            ids.update(i for stem, i in self._by_stem if word.startswith(stem))
+            if self._by_number and word.isdigit():
+                ids.update(self._by_number)
+            ids.update(self._anywhere)
+            phrases = tuple(self._rules[i] for i in sorted(ids))
+            if len(self._candidates) >= _CACHED_WORDS:
+                self._candidates.clear()
+            self._candidates[word] = phrases
+        return phrases
 
 
 def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:

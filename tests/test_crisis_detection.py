@@ -1,12 +1,12 @@
 """Crisis-language detection: accuracy on the labelled set, behaviour, bounds and the loader.
 
 The labelled messages live in ``tests/crisis_data/``. ``tuning.tsv`` is what the phrase lists
-were tuned on (it now also holds the blind set once called ``fresh.tsv``, and hard negatives and
-new phrasings written to exercise the meaning families rather than single sentences).
-``heldout.tsv`` was written before the lists; it has been seen since, so it is no longer a
-held-out measurement. The blind measurement is ``final_blind.tsv``, written by someone else:
-these tests never read it. Run with ``-s`` to see the per-category recall;
-``python benchmarks/crisis.py`` prints the full report.
+were tuned on (it now also holds the blind sets once called ``fresh.tsv`` and
+``final_blind.tsv``, and hard negatives and new phrasings written to exercise the meaning
+families rather than single sentences). ``heldout.tsv`` was written before the lists; it has
+been seen since, so it is no longer a held-out measurement. The blind measurement is
+``blind_round3.tsv``, written by someone else: these tests never read it. Run with ``-s`` to
+see the per-category recall; ``python benchmarks/crisis.py`` prints the full report.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 from bot.crisis import (
     CATEGORIES,
     HEAD_CHARS,
+    TAIL_CHARS,
     CrisisDetector,
     CrisisMatch,
     basic_normalise,
@@ -73,7 +74,7 @@ def test_labelled_set_is_big_enough_and_split() -> None:
     held = Counter(label for label, _, _ in HELDOUT)
     assert total["crisis"] >= 300 and total["ok"] >= 300, total
     # heldout.tsv stays as written (no rows moved in or out), but it has been seen: its share
-    # of the set is no longer checked. The blind measurement is final_blind.tsv.
+    # of the set is no longer checked. The blind measurement is blind_round3.tsv.
     assert held["crisis"] >= 100 and held["ok"] >= 100, held
     per_category = Counter(category for label, category, _ in ALL if label == "crisis")
     assert all(per_category[c] >= 20 for c in CATEGORIES), per_category
@@ -190,6 +191,19 @@ def test_recall_and_false_positive_rate_over_the_whole_set(detector: CrisisDetec
         ("my boyfriend hit me again lol", "harm_others"),
         ("he hits my mum sometimes", "harm_others"),
         ("i want to hurt my baby lol", "harm_others"),
+        # cues split over short sentences meet across the breaks ("~" in a phrase)
+        ("im done. with everything. goodbye", "suicide"),
+        ("sorry for everything. tell mum i loved her", "suicide"),
+        ("he said goodbye and drove off and now his phone is off", "suicide"),
+        ("ive had enough. of everything. of life.", "suicide"),
+        # oblique goodbyes and the means made ready, without "die" or "kill"
+        ("he texted me 'look after the kids for me'", "suicide"),
+        ("sitting in the garage with the engine running", "suicide"),
+        ("knife's ready. just came on here to say bye", "suicide"),
+        ("sh'd again just now, the cuts look really bad", "self_harm"),
+        ("toddler might have swallowed a button battery from the remote", "overdose"),
+        ("detoxing alone and my chest hurts so bad and im getting confused", "withdrawal"),
+        ("dealer says hes coming round tonight to sort me out cause i owe him", "harm_others"),
     ],
 )
 def test_detects(detector: CrisisDetector, text: str, category: str) -> None:
@@ -273,6 +287,16 @@ def test_detects(detector: CrisisDetector, text: str, category: str) -> None:
         "day 5 off opioids, runny nose",
         "is it dangerous to mix alcohol and xanax?",
         "i took 2 paracetamol for my headache",
+        # idioms around bare warning signs, general questions, time free of self-harm
+        "laughing so hard i cant breathe",
+        "i collapsed into bed at 9pm lol",
+        "my boss is gonna kill me, late again",
+        "what are the signs of an alcohol withdrawal seizure",
+        "how do i talk to a friend who self harms",
+        "what number do i ring in australia if someone ods",
+        "2 years free from self harm today",
+        "no i dont want to die, i want to get better",
+        "im done with this bot. bye",
     ],
 )
 def test_does_not_flag(detector: CrisisDetector, text: str) -> None:
@@ -282,6 +306,89 @@ def test_does_not_flag(detector: CrisisDetector, text: str) -> None:
 def test_sentence_breaks_stop_phrases(detector: CrisisDetector) -> None:
     # "i can not" / "go on a trip" are in different sentences: no phrase spans a full stop.
     assert detector.check("i cant. go on the trip tomorrow, looking forward to it") is None
+
+
+def test_a_span_gap_reaches_across_sentence_breaks(tmp_path: Path) -> None:
+    text = VALID.replace('"want to die"', '"want to die", "done ~ goodbye", "i am .. gone"')
+    detector = CrisisDetector.from_file(_write(tmp_path, text))
+    assert detector.check("im done. with everything. goodbye") is not None
+    assert detector.check("done " + "x " * 8 + "goodbye") is not None
+    assert detector.check("done " + "x " * 9 + "goodbye") is None  # at most 8 words and breaks
+    assert detector.check("i am all gone") is not None
+    assert detector.check("i am. gone") is None  # ".." stays inside one sentence
+
+
+def test_phrases_may_start_with_any_item(tmp_path: Path) -> None:
+    # The detector tries a phrase only where its first word can be: check every kind of start.
+    phrases = [
+        '"^ help $"',
+        '"[really|so] sad today"',
+        '"overdos* now"',
+        '"# pills gone"',
+        '"{person} collapsed"',
+        '"(blue|grey) lips"',
+        '"* is fitting"',
+        '"[^] kms"',
+        '"im scared"',
+    ]
+    text = VALID.replace('"cut myself"', ", ".join(['"cut myself"', *phrases]))
+    detector = CrisisDetector.from_file(_write(tmp_path, text))
+    for message in [
+        "help!",
+        "so sad today",
+        "sad today",
+        "he overdosed now",
+        "40 pills gone",
+        "my daughter collapsed",
+        "she collapsed",
+        "grey lips",
+        "my mate is fitting",
+        "ok. kms",
+        "i'm scared",
+    ]:
+        match = detector.check(message)
+        assert match is not None and match.category == "self_harm", message
+    assert detector.check("please help me with my homework") is None  # "^ help $" is anchored
+
+
+def _reference_check(detector: CrisisDetector, text: str) -> tuple[str, str] | None:
+    """What check() must return, worked out the slow way: every phrase searched everywhere.
+
+    The first category (file order) with a phrase match no exclude overlaps; in it, the leftmost
+    such match, and of phrases matching at the same place the first in the file.
+    """
+    assert len(text) <= HEAD_CHARS + TAIL_CHARS
+    norm = detector.normalise(text)
+    for category in detector._categories:
+        excluded = [m.span() for ex in category.excludes for m in ex.finditer(norm)]
+        best: tuple[int, int, str] | None = None
+        for index, rule in enumerate(category.phrases):
+            match = rule.regex.search(norm)
+            while match is not None:
+                start, end = match.span()
+                if not any(s < end and start < e for s, e in excluded):
+                    if best is None or (start, index) < best[:2]:
+                        best = (start, index, rule.source)
+                    break
+                match = rule.regex.search(norm, start + 1)
+        if best is not None:
+            return category.name, best[2]
+    return None
+
+
+def test_check_finds_what_trying_every_phrase_everywhere_finds(detector: CrisisDetector) -> None:
+    # check() reads the message word by word and tries only the phrases that can start at each
+    # word (an index built from the phrase syntax); this must never lose a match.
+    texts = [text for _, _, text in ALL]
+    texts += [f"{a}. {b}" for a, b in zip(texts[::7], texts[3::7], strict=False)]
+    texts += [f"{a} {b}" for a, b in zip(texts[1::11], texts[5::11], strict=False)]
+    different = []
+    for text in texts:
+        match = detector.check(text)
+        got = (match.category, match.phrase) if match else None
+        if got != _reference_check(detector, text):
+            different.append(text)
+    assert not different, different[:10]
 
 
 def test_exclude_only_cancels_the_match_it_overlaps(detector: CrisisDetector) -> None:
@@ -425,6 +532,7 @@ def test_loader_accepts_a_minimal_valid_file(tmp_path: Path) -> None:
         (("want to die", "(want to die"), "want to die"),
         (("want to die", "want to {nobody}"), "nobody"),
         (("want to die", ".. die"), "'..'"),
+        (("want to die", "want to die ~"), "'~'"),
         (("want to die", "* *"), "needs at least one word"),
         (('reply: "I\'m glad you told me."', ""), "reply"),
         (("relative: [son, daughter]", 'relative: [son, "{person}"]'), "itself"),
