@@ -20,6 +20,7 @@ from telegram.ext import Application, Defaults
 from telegram.request import BaseRequest
 
 import handlers
+from bot.broadcast import resume_broadcasts
 from bot.checkins import start_checkins
 from bot.config import Settings
 from bot.content import DEFAULT_LANGUAGE, load_content
@@ -97,6 +98,7 @@ async def _post_init(application: Application) -> None:
         )
     # Feature startup (check-in scheduler, broadcast resume) goes here.
     start_checkins(application)
+    await resume_broadcasts(application)
     log.info(
         "bot ready: %d languages, %d countries",
         len(svc.content.languages),

@@ -23,6 +23,7 @@ from telegram.ext import (
 from bot import screens
 from handlers import (
     activity,
+    admin,
     checkins,
     crisis,
     fallback,
@@ -97,6 +98,7 @@ def register(application: Application) -> None:
         # Check-ins (issue 3): handlers go here.
         *checkins.handlers(),
         # Admin (issue 4): handlers go here; non-admins fall through to the fallbacks below.
+        *admin.handlers(application),
         # Free text: one entry point (flows, then the friendly fallback).
         MessageHandler(filters.TEXT & ~filters.COMMAND, text.on_text),
         # Fallbacks: unknown commands, anything else, stale buttons.

@@ -1,0 +1,285 @@
+"""Broadcast storage and worker: recipients written in one go, outcomes counted once, the open
+window that bounds duplicates after a crash, resuming, and the limiter's abort."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import broadcast
+from bot.app import build_application
+from bot.broadcast import broadcaster
+from bot.config import Settings
+from bot.delivery import BULK, Aborted, PriorityRateLimiter
+from bot.storage import Storage
+from bot.storage.broadcasts import Outcome, audience_filter
+from tests.fakebot import TEST_TOKEN, FakeRequest, FakeTelegram, run_app
+
+ADMIN = 42
+
+
+async def seed(storage: Storage, user_id: int, **fields: Any) -> None:
+    """A user row; ``fields`` may set language, country, last_active_on, blocked, checkins."""
+    await storage.touch_user(user_id, fields.get("language", "en"))
+    if "country" in fields:
+        await storage.set_country(user_id, fields["country"])
+    async with storage.transaction() as db:
+        if "last_active_on" in fields:
+            await db.execute(
+                "UPDATE users SET last_active_on = ? WHERE user_id = ?",
+                (fields["last_active_on"], user_id),
+            )
+        if fields.get("checkins"):
+            await db.execute(
+                "INSERT INTO checkins (user_id, next_due_utc) VALUES (?, ?)",
+                (user_id, int(time.time()) + 3600),
+            )
+    if fields.get("blocked"):
+        await storage.mark_blocked(user_id)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Fast broadcasts for these tests."""
+    return Settings(
+        bot_token=TEST_TOKEN,
+        database_path=tmp_path / "bot.sqlite3",
+        admin_ids=frozenset({ADMIN}),
+        broadcast_rate=1000.0,
+    )
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> Any:
+    store = await Storage.open(tmp_path / "bot.sqlite3")
+    yield store
+    await store.close()
+
+
+async def test_recipients_follow_the_audience_and_never_include_blocked_people(
+    storage: Storage,
+) -> None:
+    await seed(storage, 1, language="en", country="GB", checkins=True)
+    await seed(storage, 2, language="de", country="DE")
+    await seed(storage, 3, language="de", country="GB", checkins=True, blocked=True)
+    await seed(storage, 4, language="en")
+    expected = {"all": 3, "checkins": 1, "lang:de": 1, "lang:en": 2, "country:GB": 1}
+    for audience, total in expected.items():
+        bc = await storage.create_broadcast(
+            admin_id=ADMIN, from_chat_id=ADMIN, message_id=7, audience=audience
+        )
+        assert bc.total == total == await storage.audience_size(audience)
+        assert await storage.recipient_states(bc.broadcast_id) == {"pending": total}
+    counts = await storage.audience_counts()
+    assert (counts.everyone, counts.checkins) == (3, 1)
+    assert counts.by_language == {"en": 2, "de": 1}
+    assert counts.by_country == {"DE": 1, "GB": 1}
+    with pytest.raises(ValueError):
+        audience_filter("lang:")
+
+
+async def test_outcomes_are_counted_once_and_blocked_people_are_marked(storage: Storage) -> None:
+    for uid in (1, 2, 3, 4):
+        await seed(storage, uid)
+    bc = await storage.create_broadcast(
+        admin_id=ADMIN, from_chat_id=ADMIN, message_id=7, audience="all"
+    )
+    outcomes = [
+        Outcome(1, "sent"),
+        Outcome(2, "blocked", "Forbidden: bot was blocked by the user"),
+        Outcome(3, "failed", "Bad Request: chat not found", attempts=1),
+    ]
+    await storage.record_outcomes(bc.broadcast_id, outcomes)
+    await storage.record_outcomes(bc.broadcast_id, outcomes)  # a replay changes nothing
+    after = await storage.get_broadcast(bc.broadcast_id)
+    assert after is not None
+    assert (after.sent, after.blocked, after.failed, after.remaining) == (1, 1, 1, 1)
+    assert (await storage.get_user(2)).blocked  # type: ignore[union-attr]
+    assert await storage.pending_recipients(bc.broadcast_id) == [4]
+    rows = (await storage.rows_about(3))["broadcast_recipients"]
+    assert rows[0]["state"] == "failed" and rows[0]["reason"] == "Bad Request: chat not found"
+    assert "text" not in str(rows[0].keys())  # never the message text
+    await storage.finish_broadcast(bc.broadcast_id, stopped=True)
+    final = await storage.get_broadcast(bc.broadcast_id)
+    assert final is not None and (final.status, final.cancelled, final.remaining) == (
+        "stopped",
+        1,
+        0,
+    )
+    assert await storage.recipient_states(bc.broadcast_id) == {
+        "sent": 1,
+        "blocked": 1,
+        "failed": 1,
+        "cancelled": 1,
+    }
+    # /delete removes a person's recipient rows too.
+    await storage.delete_user(1)
+    assert (await storage.rows_about(1))["broadcast_recipients"] == []
+
+
+async def test_pending_recipients_are_read_a_page_at_a_time(storage: Storage) -> None:
+    for uid in range(1, 8):
+        await seed(storage, uid)
+    bc = await storage.create_broadcast(
+        admin_id=ADMIN, from_chat_id=ADMIN, message_id=7, audience="all"
+    )
+    first = await storage.pending_recipients(bc.broadcast_id, limit=3)
+    second = await storage.pending_recipients(bc.broadcast_id, after=first[-1], limit=3)
+    assert (first, second) == ([1, 2, 3], [4, 5, 6])
+
+
+async def test_stats_are_aggregates(storage: Storage) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    await seed(storage, 1, last_active_on=today.isoformat(), country="GB", checkins=True)
+    await seed(storage, 2, last_active_on=(today - timedelta(days=10)).isoformat())
+    await seed(storage, 3, last_active_on=(today - timedelta(days=40)).isoformat(), blocked=True)
+    await seed(storage, 4, language="de", last_active_on=(today - timedelta(days=6)).isoformat())
+    stats = await storage.stats()
+    assert (stats.users, stats.active_7d, stats.active_30d) == (4, 2, 3)
+    assert (stats.checkin_subscribers, stats.blocked) == (1, 1)
+    assert stats.by_language == {"en": 3, "de": 1}
+    assert stats.by_country == {"": 3, "GB": 1}
+
+
+def test_the_open_window_follows_the_rate() -> None:
+    assert broadcast.concurrency_for(25) == 20
+    assert broadcast.concurrency_for(1) == broadcast.MIN_CONCURRENCY
+    assert broadcast.concurrency_for(1000) == broadcast.MAX_CONCURRENCY == 200
+
+
+async def test_a_bulk_call_is_dropped_when_aborted_before_its_turn() -> None:
+    limiter = PriorityRateLimiter(rate=10)
+    abort = asyncio.Event()
+    sent: list[int] = []
+
+    async def call(n: int) -> bool:
+        sent.append(n)
+        return True
+
+    async def bulk(n: int) -> Any:
+        return await limiter.process_request(
+            call, (n,), {}, "copyMessage", {}, {**BULK, "abort": abort}
+        )
+
+    tasks = [asyncio.create_task(bulk(n)) for n in range(5)]
+    await asyncio.sleep(0.15)  # the first two have had their turn
+    abort.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert sent == [0, 1]
+    assert all(isinstance(r, Aborted) for r in results[2:])
+
+
+async def test_a_429_holds_calls_that_were_already_given_a_slot() -> None:
+    limiter = PriorityRateLimiter(rate=20)
+    from telegram.error import RetryAfter
+
+    times: list[float] = []
+    failed = False
+
+    async def call() -> bool:
+        nonlocal failed
+        if not failed:
+            failed = True
+            raise RetryAfter(1)
+        times.append(time.monotonic())
+        return True
+
+    start = time.monotonic()
+    await asyncio.gather(
+        *(limiter.process_request(call, (), {}, "copyMessage", {}, BULK) for _ in range(4))
+    )
+    # Nothing went out during the pause, although three calls had slots inside it.
+    assert min(times) - start >= 0.95
+
+
+# --- the worker through the application --------------------------------------------------------
+
+
+async def _broadcast_to(app: Any, count: int) -> int:
+    svc = app.bot_data["services"]
+    for uid in range(5000, 5000 + count):
+        await seed(svc.db, uid)
+    source = await app.bot.send_message(ADMIN, "<b>News</b>")
+    bc = await svc.db.create_broadcast(
+        admin_id=ADMIN, from_chat_id=ADMIN, message_id=source.message_id, audience="all"
+    )
+    return int(bc.broadcast_id)
+
+
+async def test_no_more_than_the_window_is_sent_before_outcomes_are_written(
+    app: Any, api: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The duplicate bound: sends stop once ``concurrency`` outcomes wait to be written."""
+    monkeypatch.setattr(broadcast, "concurrency_for", lambda rate: 10)
+    svc = app.bot_data["services"]
+    bid = await _broadcast_to(app, 40)
+    writes_blocked = asyncio.Event()
+    real_record = svc.db.record_outcomes
+
+    async def stuck_record(broadcast_id: int, outcomes: Any) -> None:
+        await writes_blocked.wait()
+        await real_record(broadcast_id, outcomes)
+
+    monkeypatch.setattr(svc.db, "record_outcomes", stuck_record)
+    broadcaster(app).wake()
+    await asyncio.sleep(0.5)
+    copies = len(api.calls_to("copyMessage"))
+    assert copies == 10
+    writes_blocked.set()
+    await broadcaster(app).idle()
+    assert len(api.calls_to("copyMessage")) == 40
+    assert await svc.db.recipient_states(bid) == {"sent": 40}
+
+
+async def test_an_unfinished_broadcast_resumes_at_the_next_start(
+    api: FakeTelegram, settings: Any
+) -> None:
+    """A broadcast left with pending rows (a crash) is finished by the next process."""
+    first = build_application(settings, request=FakeRequest(api))
+    async with run_app(first, api):
+        svc = first.bot_data["services"]
+        bid = await _broadcast_to(first, 30)
+        done = await svc.db.pending_recipients(bid, limit=12)
+        await svc.db.record_outcomes(bid, [Outcome(uid, "sent") for uid in done])
+    second = build_application(settings, request=FakeRequest(api))
+    async with run_app(second, api):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            bc = await second.bot_data["services"].db.get_broadcast(bid)
+            if bc.status == "finished":
+                break
+            await asyncio.sleep(0.05)
+        await broadcaster(second).idle()
+    copied = {c.params["chat_id"] for c in api.calls_to("copyMessage")}
+    assert copied == set(range(5000 + 12, 5030))
+    assert bc.sent == 30 and bc.remaining == 0
+    # The admin hears about it.
+    assert "finished" in (api.last_bot_message(ADMIN).text or "")  # type: ignore[union-attr]
+
+
+async def test_bulk_sending_slows_down_while_the_event_loop_lags() -> None:
+    """The CPU guard: a busy loop lowers the bulk share, an idle one restores it; the default
+    25/s is never slowed by it."""
+    fast = PriorityRateLimiter(rate=1000, max_lag=0.01)
+    default = PriorityRateLimiter(rate=25, max_lag=0.01)
+    await fast.initialize()
+    await default.initialize()
+    try:
+        for _ in range(6):
+            time.sleep(0.08)  # noqa: ASYNC251 - the process is busy: timers fire late
+            await asyncio.sleep(0.06)
+        assert fast.share < 0.6
+        assert default.share == 1.0
+        await asyncio.sleep(0.5)  # the smoothed lag settles
+        lowered = fast.share
+        await asyncio.sleep(1.0)
+        assert fast.share > lowered
+    finally:
+        await fast.shutdown()
+        await default.shutdown()
