@@ -9,6 +9,7 @@ every entry. :func:`load_content` validates all of it and raises
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -266,7 +267,7 @@ def _load_language(lang_dir: Path, problems: list[str]) -> Language | None:
         _check_strings(str(path), optional[name], problems)
     crisis = None
     try:
-        crisis = CrisisDetector.from_file(lang_dir / "crisis.yaml")
+        crisis = _crisis_detector(lang_dir / "crisis.yaml")
         _check_html(f"{lang_dir / 'crisis.yaml'}: 'reply'", crisis.reply, problems)
     except ValueError as exc:  # a language without crisis phrases must not go live
         problems.append(str(exc).replace("\n", " "))
@@ -275,6 +276,21 @@ def _load_language(lang_dir: Path, problems: list[str]) -> Language | None:
     _validate_ui(ui_path, ui, problems)
     pages, menu = _load_pages(guide_path, guide, problems)
     return Language(code=code, ui=ui, menu=menu, pages=pages, crisis=crisis, **optional)
+
+
+def _crisis_detector(path: Path) -> CrisisDetector:
+    """Compile a crisis file, reusing the result while the file is unchanged (compiling the
+    phrase lists takes most of a content load; a reload of unchanged content is then cheap)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return CrisisDetector.from_file(path)  # raises the usual "cannot read" ValueError
+    return _compiled_crisis(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_crisis(path: Path, mtime_ns: int, size: int) -> CrisisDetector:
+    return CrisisDetector.from_file(path)
 
 
 def _check_strings(where: str, value: Any, problems: list[str]) -> None:

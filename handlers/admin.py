@@ -44,7 +44,7 @@ from bot.services import KEY, Services, services
 from bot.storage.broadcasts import ALL, CHECKINS, COUNTRY_PREFIX, LANG_PREFIX
 from handlers import fallback
 from handlers.respond import answer_query, show
-from handlers.text import AWAITING, FLOWS, expect_text, stop_expecting
+from handlers.text import AWAITING, CONTINUE_AFTER_CRISIS, FLOWS, expect_text, stop_expecting
 
 log = logging.getLogger(__name__)
 
@@ -454,3 +454,4 @@ async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 FLOWS[FLOW] = draft_text
+CONTINUE_AFTER_CRISIS.add(FLOW)  # a broadcast about crisis lines must be writable

@@ -2,7 +2,9 @@
 
 A match gets a short, warm line and the Help now answer for the person's country, at once, and
 stops further handling of that message. The flow the person was in (``user_data``) is left as
-it was, so their next message carries on where they were. Nothing about the message is stored
+it was, so their next message carries on where they were. (A flow listed in
+``handlers.text.CONTINUE_AFTER_CRISIS``, such as an admin writing a broadcast about crisis
+lines, also gets the message itself after the Help now answer.) Nothing about the message is stored
 or logged beyond its category.
 """
 
@@ -14,6 +16,7 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.services import services
+from handlers import text as text_flows
 from handlers.helpnow import help_now_screen
 from handlers.respond import language, show
 
@@ -42,4 +45,5 @@ async def crisis_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     screen = await help_now_screen(update, context)
     reply = lang.crisis.reply if lang.crisis is not None else ""
     await show(update, context, screen.after(reply), edit=False)
-    raise ApplicationHandlerStop
+    if not text_flows.continues_after_crisis(context):
+        raise ApplicationHandlerStop

@@ -20,6 +20,15 @@ AWAITING = "awaiting"
 # Flow name -> handler for the next text message. Filled by feature modules at import time.
 FLOWS: dict[str, Flow] = {}
 
+# Flows whose text still reaches the flow after a crisis match has been answered (an admin
+# writing a broadcast about crisis lines). Every other flow waits for the next message.
+CONTINUE_AFTER_CRISIS: set[str] = set()
+
+
+def continues_after_crisis(context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether the person's current flow takes this message even after a crisis match."""
+    return (context.user_data or {}).get(AWAITING) in CONTINUE_AFTER_CRISIS
+
 
 def expect_text(context: ContextTypes.DEFAULT_TYPE, flow: str) -> None:
     """The person's next text message goes to ``flow``."""
