@@ -337,6 +337,8 @@ class FakeApiServer:
                 buf += watcher.result()  # bytes of a pipelined next request
             else:
                 watcher.cancel()
+                # Let the cancelled read finish before the connection reads again.
+                await asyncio.gather(watcher, return_exceptions=True)
             if not handler.done():
                 handler.cancel()
 
