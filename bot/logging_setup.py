@@ -2,7 +2,8 @@
 
 httpx logs each request URL (which contains the token) at INFO, so it is raised to WARNING; a
 filter on every root handler also replaces the token, and anything shaped like a bot token, in
-messages, arguments and exception texts.
+messages, arguments and exception texts. python-telegram-bot's own loggers stay at INFO or above,
+because at DEBUG they print whole updates, that is, what people wrote.
 """
 
 from __future__ import annotations
@@ -55,3 +56,6 @@ def configure_logging(level: str, token: str | None) -> None:
             handler.addFilter(RedactingFilter(token))
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # python-telegram-bot logs whole updates (people's messages) and request parameters at
+    # DEBUG: never below INFO, whatever LOG_LEVEL says.
+    logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))

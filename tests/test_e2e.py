@@ -77,6 +77,9 @@ def test_real_process_round_trip_and_clean_sigterm(tmp_path: Path, server: FakeA
         api.queue_message(555, "/helpnow")
         wait_for(lambda: len(api.bot_messages(555)) >= 2)
         assert "988" in (api.bot_messages(555)[-1].text or "")
+
+        api.queue_message(555, "my private words about tonight")
+        wait_for(lambda: len(api.bot_messages(555)) >= 3)
         assert (tmp_path / "data" / "bot.sqlite3").exists()
     finally:
         process.send_signal(signal.SIGTERM)
@@ -85,6 +88,7 @@ def test_real_process_round_trip_and_clean_sigterm(tmp_path: Path, server: FakeA
     assert TEST_TOKEN not in output
     assert TEST_TOKEN.split(":")[1] not in output
     assert "Traceback" not in output
+    assert "private words" not in output  # no message text in the logs, even at DEBUG
 
 
 @pytest.mark.parametrize(
