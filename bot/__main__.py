@@ -6,13 +6,13 @@ traceback, never the token).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import sys
-import time
 
 from telegram import Update
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import InvalidToken
 
 from bot.app import build_application
 from bot.config import ConfigError, Settings
@@ -29,26 +29,36 @@ def main() -> int:
         print(f"recovery-help-bot: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.bot_token)
-    # While not polling (e.g. waiting to retry), SIGTERM still means a clean stop.
+    try:
+        application = build_application(settings)
+    except ContentError as exc:
+        print(f"recovery-help-bot: {exc}", file=sys.stderr)
+        return 2
+    # Until python-telegram-bot installs its own handlers (after connecting), SIGTERM still
+    # means a clean stop.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    delay = 1.0
-    while True:
-        try:
-            application = build_application(settings)
-        except ContentError as exc:
-            print(f"recovery-help-bot: {exc}", file=sys.stderr)
-            return 2
-        try:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
-            return 0
-        except InvalidToken:
-            print("recovery-help-bot: Telegram rejected BOT_TOKEN", file=sys.stderr)
-            return 2
-        except NetworkError as exc:
-            # Telegram unreachable at startup: keep trying rather than stay down.
-            log.warning("cannot reach Telegram (%s); retrying in %.0f s", exc, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 60.0)
+    try:
+        # bootstrap_retries=-1: if Telegram cannot be reached at startup, keep trying (with
+        # python-telegram-bot's backoff) rather than stay down.
+        application.run_polling(
+            allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1, close_loop=False
+        )
+    except InvalidToken:
+        print("recovery-help-bot: Telegram rejected BOT_TOKEN", file=sys.stderr)
+        return 2
+    finally:
+        _close_loop()
+    return 0
+
+
+def _close_loop() -> None:
+    """Cancel what is still pending (e.g. after a stop during startup), then close the loop."""
+    loop = asyncio.get_event_loop()
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
 
 
 if __name__ == "__main__":

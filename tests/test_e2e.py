@@ -114,3 +114,24 @@ def test_bad_configuration_stops_with_one_clear_line(
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert "1234:not-a-token" not in result.stderr + result.stdout
+
+
+def test_unreachable_telegram_at_startup_keeps_trying_and_stops_cleanly(
+    tmp_path: Path,
+) -> None:
+    """Nothing listens on port 9: the bot must stay up (retrying), then stop on SIGTERM."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=bot_env(tmp_path, TELEGRAM_API_BASE_URL="http://127.0.0.1:9", PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(4)
+    assert process.poll() is None, "the bot gave up instead of retrying"
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert TEST_TOKEN not in output
+    assert "Task was destroyed" not in output
