@@ -257,11 +257,16 @@ def privacy(lang: Language) -> Screen:
     return Screen(lang.text("privacy"), InlineKeyboardMarkup(rows))
 
 
+STORED_ROWS_SHOWN = 3  # per table; older rows are counted, not listed
+
+
 def stored_data(lang: Language, rows_by_table: dict[str, list[dict[str, Any]]]) -> Screen:
+    """Every stored row, exactly as stored: a table's latest few in full, the rest counted, so
+    the screen stays one message however long someone has used the bot."""
     lines = [lang.text("what_stored_title")]
     any_rows = False
     for table, rows in rows_by_table.items():
-        for row in rows:
+        for row in rows[-STORED_ROWS_SHOWN:]:
             any_rows = True
             lines.append(f"\n<b>{html.escape(table)}</b>")
             lines.extend(
@@ -269,6 +274,9 @@ def stored_data(lang: Language, rows_by_table: dict[str, list[dict[str, Any]]]) 
                 for k, v in row.items()
                 if v is not None
             )
+        if len(rows) > STORED_ROWS_SHOWN:
+            more = len(rows) - STORED_ROWS_SHOWN
+            lines.append(lang.text("what_stored_more", count=more, table=html.escape(table)))
     if not any_rows:
         lines.append(lang.text("what_stored_empty"))
     keyboard = [[_button(lang.button("delete"), CB_DELETE_ASK)], *nav_rows(lang, CB_SETTINGS)]

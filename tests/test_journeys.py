@@ -313,3 +313,23 @@ async def test_an_unexpected_error_still_gives_a_way_to_help(
     assert "something went wrong on my side" in (user.screen.text or "")
     assert any("Help now" in b for b in user.buttons)
     assert user.last_answer is not None  # the button's spinner was stopped
+
+
+async def test_what_is_stored_stays_one_message_however_many_rows(
+    user: SimUser, app: Any
+) -> None:
+    """Someone who received many broadcasts still sees their data (latest rows, the rest
+    counted), in one valid message."""
+    rows = {
+        "users": [{"user_id": user.user_id, "language": "en"}],
+        "broadcast_recipients": [
+            {"broadcast_id": i, "user_id": user.user_id, "state": "sent", "updated_at": i}
+            for i in range(200)
+        ],
+    }
+    lang = svc(app).content.lang("en")
+    screen = screens.stored_data(lang, rows)
+    from bot.telegram_html import html_problems, visible_length
+
+    assert visible_length(screen.text) < 4096 and html_problems(screen.text) == []
+    assert "197 earlier rows" in screen.text
