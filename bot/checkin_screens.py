@@ -153,12 +153,23 @@ def _first_line(lang: Language, discreet: bool) -> str:
 
 
 def status(
-    lang: Language, settings: CheckinSettings | None, now: datetime, *, notice: str | None = None
+    lang: Language,
+    settings: CheckinSettings | None,
+    now: datetime,
+    *,
+    notice: str | None = None,
+    today_zone: ZoneInfo | None = None,
 ) -> Screen:
-    """/checkin: whether check-ins are on, when the next one comes, and what can be changed."""
+    """/checkin: whether check-ins are on, when the next one comes, and what can be changed.
+
+    ``today_zone`` is whose 'today' the day counter uses when check-ins are off (the country's
+    zone, as on the counter screen); the check-in zone when they are on, else UTC."""
     counter = None
     if settings is not None and settings.counter_start and settings.counter_shown:
-        zone = ZoneInfo(settings.zone) if settings.zone else ZoneInfo("UTC")
+        if settings.zone:
+            zone = ZoneInfo(settings.zone)
+        else:
+            zone = today_zone or ZoneInfo("UTC")
         days = days_text(lang, (local_today(zone, now) - settings.counter_start).days)
         counter = _s(lang, "counter_status", days=days)
     rows: list[list[InlineKeyboardButton]]

@@ -43,6 +43,10 @@ JOB_NAME = "checkins"
 BATCH_SIZE = 100  # rows claimed at a time: about four seconds of sending at 25 messages/s
 CLAIM_HOLD = timedelta(minutes=10)  # a claim left by a crashed process expires after this
 RETRY_AFTER = timedelta(minutes=5)  # a failed send is tried again after this
+# Rows marked as going out ahead of their actual send: each waits at most this many limiter
+# slots (under half a second at 25 messages/s), so a killed process loses at most these few,
+# and a stopping one only waits for these to finish.
+IN_FLIGHT = 10
 _RUNNING = "checkins_tick_running"
 
 # Sends one check-in: (chat id, screen) -> the Bot API call; raises telegram errors.
@@ -63,6 +67,7 @@ class TickReport:
     already_sent: int = 0  # that local date already had its check-in
     blocked: int = 0  # 403: unsubscribed
     retried: int = 0  # failed: will be retried after RETRY_AFTER
+    released: int = 0  # not sent because the application is stopping: due again at once
     lost_claim: int = 0  # the person changed or stopped check-ins while the row was claimed
 
     def add(self, other: TickReport) -> None:
@@ -93,18 +98,34 @@ async def run_tick(
     batch_size: int = BATCH_SIZE,
     retries: int = 3,
     backoff: float = 0.5,
+    clock: Callable[[], datetime] | None = None,
+    should_continue: Callable[[], bool] | None = None,
 ) -> TickReport:
     """Send every check-in due at ``now``, batch by batch, and advance each row.
+
+    ``clock`` (the real one in production) gives the time for each batch after the first, so a
+    long tick neither claims with an old time nor writes claims that have already expired;
+    without it the whole tick runs at ``now`` (simulated clocks in tests). Once
+    ``should_continue`` returns False (the application is stopping) no more rows are claimed
+    or sent: the claimed rows not yet sent are released, due again at once.
 
     Safe to run concurrently with itself, in this process or another one sharing the database:
     a row is claimed before it is handled and each local date is sent at most once."""
     report = TickReport()
-    while True:
-        claimed = await svc.db.claim_due(now, batch_size, now + CLAIM_HOLD)
+    keep_going = should_continue or (lambda: True)
+    gate = asyncio.Semaphore(IN_FLIGHT)
+    first = True
+    while keep_going():
+        batch_now = now if first or clock is None else clock()
+        first = False
+        claimed = await svc.db.claim_due(batch_now, batch_size, batch_now + CLAIM_HOLD)
         if not claimed:
             break
         outcomes = await asyncio.gather(
-            *(_handle(svc, send, item, now, retries, backoff) for item in claimed),
+            *(
+                _handle(svc, send, item, batch_now, retries, backoff, gate, keep_going)
+                for item in claimed
+            ),
             return_exceptions=True,
         )
         for outcome in outcomes:
@@ -119,7 +140,14 @@ async def run_tick(
 
 
 async def _handle(
-    svc: Services, send: Sender, item: DueCheckin, now: datetime, retries: int, backoff: float
+    svc: Services,
+    send: Sender,
+    item: DueCheckin,
+    now: datetime,
+    retries: int,
+    backoff: float,
+    gate: asyncio.Semaphore,
+    keep_going: Callable[[], bool],
 ) -> TickReport:
     """Send (or skip) one claimed check-in and advance its row."""
     report = TickReport()
@@ -134,11 +162,18 @@ async def _handle(
         else:
             report.already_sent += 1
         return report
-    if not await svc.db.mark_sending(item, day):
-        report.lost_claim += 1
-        return report
-    screen = _message(svc, item, now)
-    result = await deliver(lambda: send(item.user_id, screen), retries=retries, backoff=backoff)
+    # Only a few rows at a time are marked as going out ahead of their send (see IN_FLIGHT).
+    async with gate:
+        if not keep_going():
+            # Stopping: release the claim, so the next start sends it within the window.
+            await svc.db.retry_later(item, now)
+            report.released += 1
+            return report
+        if not await svc.db.mark_sending(item, day):
+            report.lost_claim += 1
+            return report
+        screen = _message(svc, item, now)
+        result = await deliver(lambda: send(item.user_id, screen), retries=retries, backoff=backoff)
     if result.outcome is Outcome.SENT:
         following = first_due(item.local_time, zone, max(item.due, now), last_sent_on=day)
         await svc.db.finish(item, following, now, sent=True)
@@ -176,7 +211,15 @@ async def _tick_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     svc.extras[_RUNNING] = True
     try:
-        report = await run_tick(svc, bot_sender(context.application), utcnow())
+        application = context.application
+        report = await run_tick(
+            svc,
+            bot_sender(application),
+            utcnow(),
+            clock=utcnow,
+            # Application.stop() waits for this job: stop claiming and sending at once.
+            should_continue=lambda: application.running,
+        )
         if report.total:
             log.info("check-in tick: %s", report)
     except Exception:

@@ -64,6 +64,19 @@ async def _zone_for_today(
     return ZoneInfo(country.timezones[0] if country and country.timezones else "UTC")
 
 
+async def _status(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    settings: CheckinSettings | None,
+    *,
+    notice: str | None = None,
+) -> Screen:
+    """The /checkin status screen, its day counter counted in the same zone as everywhere."""
+    lang = await language(update, context)
+    zone = await _zone_for_today(update, context, settings)
+    return cs.status(lang, settings, checkins.utcnow(), notice=notice, today_zone=zone)
+
+
 async def _reply(
     update: Update, context: ContextTypes.DEFAULT_TYPE, screen: Screen, *, edit: bool = True
 ) -> None:
@@ -77,9 +90,8 @@ async def _reply(
 async def checkin_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/checkin and the Check-ins button: the current state and what can be changed."""
     text.stop_expecting(context)
-    lang = await language(update, context)
     settings = await _settings(update, context)
-    await _reply(update, context, cs.status(lang, settings, checkins.utcnow()))
+    await _reply(update, context, await _status(update, context, settings))
 
 
 # --- choosing a time ----------------------------------------------------------------------------
@@ -251,13 +263,13 @@ async def toggle_discreet(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     lang = await language(update, context)
     settings = await _settings(update, context)
     if settings is None or not settings.active:
-        await _reply(update, context, cs.status(lang, settings, checkins.utcnow()))
+        await _reply(update, context, await _status(update, context, settings))
         return
     discreet = not settings.discreet
     await services(context).db.set_discreet(_user_id(update), discreet)
     settings = await _settings(update, context)
     notice = cs.discreet_notice(lang, discreet)
-    await _reply(update, context, cs.status(lang, settings, checkins.utcnow(), notice=notice))
+    await _reply(update, context, await _status(update, context, settings, notice=notice))
 
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

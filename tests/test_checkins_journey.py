@@ -400,6 +400,20 @@ async def test_day_counter_starts_today_with_one_tap_without_check_ins(
     assert settings is not None and not settings.active
 
 
+async def test_day_counter_without_check_ins_counts_the_same_days_on_every_screen(
+    user: SimUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 23:30 UTC on 1 June is already 11:30 on 2 June in Auckland.
+    monkeypatch.setattr(bot.checkins, "utcnow", lambda: datetime(2026, 6, 1, 23, 30, tzinfo=UTC))
+    await with_country(user, "NZ")
+    await user.command("/checkin")
+    await user.press("Day counter")
+    await user.press("Yesterday")
+    assert "1 day since" in text_of(user)
+    await user.command("/checkin")
+    assert "Day counter: 1 day." in text_of(user)
+
+
 # --- Privacy, /delete, stale buttons, the scheduler -----------------------------------------
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -361,3 +362,60 @@ async def test_many_due_at_once_are_all_sent_in_batches(svc: Services) -> None:
         await subscribe(svc, user_id, "08:00", "Europe/London", due - timedelta(hours=1))
     await run_tick(svc, rec, due, batch_size=40, backoff=0)
     assert sorted(s.user_id for s in rec.sent) == list(range(1, 251))
+
+
+async def test_a_stopping_application_stops_claiming_and_releases_what_it_did_not_send(
+    svc: Services,
+) -> None:
+    rec = Recorder()
+    due = utc(2026, 3, 1, 8)
+    for user_id in range(1, 251):
+        await subscribe(svc, user_id, "08:00", "Europe/London", due - timedelta(hours=1))
+    rec.now = due
+    clock_calls: list[datetime] = []
+
+    def clock() -> datetime:
+        clock_calls.append(due + timedelta(seconds=len(clock_calls) + 1))
+        return clock_calls[-1]
+
+    # The application stops (SIGTERM) after the first few sends.
+    report = await run_tick(
+        svc,
+        rec,
+        due,
+        batch_size=40,
+        backoff=0,
+        clock=clock,
+        should_continue=lambda: len(rec.sent) < 3,
+    )
+    first = [s.user_id for s in rec.sent]
+    assert 3 <= len(first) < 40
+    assert report.sent == len(first) and report.released == 40 - len(first)
+    assert clock_calls == []  # no second batch was claimed
+    # Nothing unsent was recorded as sent today, and nothing is left claimed: the next start,
+    # a minute later (well within the claim hold), sends every one of the rest exactly once.
+    for user_id in set(range(1, 251)) - set(first):
+        settings = await svc.db.get_checkin(user_id)
+        assert settings is not None and settings.last_sent_on is None
+    await tick(svc, rec, due + timedelta(minutes=1))
+    assert sorted(s.user_id for s in rec.sent) == list(range(1, 251))
+
+
+async def test_each_batch_claims_with_the_real_clock(svc: Services) -> None:
+    rec = Recorder()
+    due = utc(2026, 3, 1, 8)
+    for user_id in range(1, 101):
+        await subscribe(svc, user_id, "08:00", "Europe/London", due - timedelta(hours=1))
+    later = due + timedelta(minutes=20)  # the tick took longer than a claim is held
+    claims: list[datetime] = []
+    claim_due = svc.db.claim_due
+
+    async def spy(now: datetime, limit: int, hold_until: datetime) -> list[Any]:
+        claims.append(hold_until)
+        return await claim_due(now, limit, hold_until)
+
+    svc.db.claim_due = spy  # type: ignore[method-assign]
+    rec.now = due
+    await run_tick(svc, rec, due, batch_size=40, backoff=0, clock=lambda: later)
+    assert claims == [due + CLAIM_HOLD, later + CLAIM_HOLD, later + CLAIM_HOLD]
+    assert sorted(s.user_id for s in rec.sent) == list(range(1, 101))
