@@ -93,3 +93,16 @@ async def test_delete_user_removes_every_row(tmp_path: Path) -> None:
     finally:
         await storage.close()
     assert await user_id_rows(path, 5) == 0
+
+
+async def test_touching_an_active_user_does_not_wait_for_the_write_lock(tmp_path: Path) -> None:
+    """Every update touches the user first: it must not queue behind a long write."""
+    import asyncio
+
+    storage = await Storage.open(tmp_path / "bot.sqlite3")
+    try:
+        await storage.touch_user(5, "en")
+        async with storage.transaction():  # a long write is in progress
+            await asyncio.wait_for(storage.touch_user(5, "en"), timeout=1)
+    finally:
+        await storage.close()

@@ -94,8 +94,18 @@ class Storage(checkins.CheckinsStore, broadcasts.BroadcastsStore, StorageBase):
     # --- users -----------------------------------------------------------------------------
 
     async def touch_user(self, user_id: int, language: str) -> None:
-        """Record that a person used the bot today (creating their row on first use)."""
+        """Record that a person used the bot today (creating their row on first use).
+
+        Called for every update, before the reply: the common case (already recorded today)
+        is one read that never waits for the write lock.
+        """
         today = _today()
+        async with self._db.execute(
+            "SELECT last_active_on, blocked_at FROM users WHERE user_id = ?", (user_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None and row[0] == today and row[1] is None:
+            return
         async with self._lock:
             await self._db.execute(
                 """
