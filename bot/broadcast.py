@@ -309,15 +309,18 @@ class BroadcastRun:
             self._window.wanted.set()
             await flusher
             status.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await status
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await status  # a status that failed must not cost the report
         if self.stop_requested.is_set():
-            await self._storage.finish_broadcast(bid, stopped=True)
+            closed = await self._storage.finish_broadcast(bid, stopped=True)
         elif not self.application.running:
             log.info("broadcast %d paused for shutdown; it resumes at the next start", bid)
             return
         else:
-            await self._storage.finish_broadcast(bid)
+            closed = await self._storage.finish_broadcast(bid)
+        if not closed:  # already closed elsewhere (Stop while it waited): reported there
+            log.info("broadcast %d was already closed", bid)
+            return
         final = await self._storage.get_broadcast(bid)
         if final is not None:
             log.info(
@@ -406,30 +409,42 @@ class BroadcastRun:
 
     async def _status_loop(self) -> None:
         """Edit the status message every few seconds (only when what it says has changed)."""
-        first = await self._storage.get_broadcast(self.broadcast_id)
+        try:
+            first = await self._storage.get_broadcast(self.broadcast_id)
+        except Exception:
+            log.exception("broadcast %d: status not read", self.broadcast_id)
+            first = None
         self._samples.append((time.monotonic(), first.done if first else 0))
         shown: str | None = None
         while True:
             await asyncio.sleep(self._status_seconds)
-            bc = await self._storage.get_broadcast(self.broadcast_id)
-            if bc is None or bc.status_chat_id is None or bc.status_message_id is None:
-                continue
-            words = await self._words()
-            state = "stopping" if self.stop_requested.is_set() else "running"
-            content = _services(self.application).content
-            text = status_text(words, content, bc, state=state, rate=self._rate(bc.done))
-            if text == shown:
-                continue
             try:
-                await self.application.bot.edit_message_text(
-                    text,
-                    chat_id=bc.status_chat_id,
-                    message_id=bc.status_message_id,
-                    reply_markup=stop_keyboard(words, bc.broadcast_id),
-                )
-                shown = text
-            except TelegramError as exc:
-                log.warning("broadcast %d: status not shown (%s)", bc.broadcast_id, exc)
+                shown = await self._show_status(shown)
+            except Exception:  # e.g. a database error, or words broken by /reload
+                log.exception("broadcast %d: status not updated", self.broadcast_id)
+
+    async def _show_status(self, shown: str | None) -> str | None:
+        """Edit the status message if what it says has changed; returns what it shows."""
+        bc = await self._storage.get_broadcast(self.broadcast_id)
+        if bc is None or bc.status_chat_id is None or bc.status_message_id is None:
+            return shown
+        words = await self._words()
+        state = "stopping" if self.stop_requested.is_set() else "running"
+        content = _services(self.application).content
+        text = status_text(words, content, bc, state=state, rate=self._rate(bc.done))
+        if text == shown:
+            return shown
+        try:
+            await self.application.bot.edit_message_text(
+                text,
+                chat_id=bc.status_chat_id,
+                message_id=bc.status_message_id,
+                reply_markup=stop_keyboard(words, bc.broadcast_id),
+            )
+        except TelegramError as exc:
+            log.warning("broadcast %d: status not shown (%s)", bc.broadcast_id, exc)
+            return shown
+        return text
 
     async def _report(self) -> None:
         await show_final(self.application, self.broadcast_id)
@@ -491,15 +506,17 @@ class Broadcaster:
 
     async def _loop(self) -> None:
         storage = _services(self.application).db
+        failed: set[int] = set()  # left running (resumed at the next start), not retried now
         while self.application.running:
             self._wake = False
-            ids = await storage.running_broadcasts()
+            ids = [bid for bid in await storage.running_broadcasts() if bid not in failed]
             if not ids:
                 if self._wake:  # a broadcast was written meanwhile
                     continue
                 return
             broadcast = await storage.get_broadcast(ids[0])
-            assert broadcast is not None
+            if broadcast is None or broadcast.status != RUNNING:
+                continue  # stopped meanwhile (Stop found no current run): already reported
             self.current = BroadcastRun(
                 self.application,
                 broadcast,
@@ -508,6 +525,9 @@ class Broadcaster:
             )
             try:
                 await self.current.run()
+            except Exception:  # one broadcast's failure must not hold up the ones queued
+                log.exception("broadcast %d failed", broadcast.broadcast_id)
+                failed.add(broadcast.broadcast_id)
             finally:
                 self.current = None
 
@@ -521,7 +541,8 @@ class Broadcaster:
         bc = await storage.get_broadcast(broadcast_id)
         if bc is None or bc.status != RUNNING:
             return False
-        await storage.finish_broadcast(broadcast_id, stopped=True)  # still waiting its turn
+        if not await storage.finish_broadcast(broadcast_id, stopped=True):  # waiting its turn
+            return False  # it ended meanwhile
         await show_final(self.application, broadcast_id)
         return True
 

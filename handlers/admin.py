@@ -263,7 +263,8 @@ async def _send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send: write the broadcast and its recipients in one go, then start delivering."""
     draft = _draft(context)
     if draft is None or draft.get("step") != "confirm":
-        await _draft_gone(update, context)
+        # Only a toast: on a double tap this message is already the status, with its Stop.
+        await answer_query(update, say(await _words(update, context), "draft_gone"))
         return
     _end_flow(context)  # before any await: a second press finds no draft
     await answer_query(update)

@@ -191,7 +191,7 @@ async def test_cancel_at_every_step_sends_nothing(
     confirm = admin.screen.message_id
     await admin.command("/cancel")
     await admin.press_data("adm:send", message_id=confirm)
-    assert "no longer open" in (api.message(ADMIN, confirm).text or "")  # type: ignore[union-attr]
+    assert "no longer open" in str((admin.last_answer or {}).get("text"))  # a toast only
     await admin.command("/cancel")
     assert "nothing to cancel" in (admin.screen.text or "").lower()
     await broadcaster(app).idle()
@@ -458,3 +458,25 @@ def _keys_used() -> set[str]:
     keys |= {f"state_{s}" for s in ("queued", "running", "stopping", "finished", "stopped")}
     keys |= {f"status_{s}" for s in ("running", "finished", "stopped")}
     return keys
+
+
+async def test_a_second_send_keeps_the_stop_button(
+    admin: SimUser, api: FakeTelegram, app: Any
+) -> None:
+    """A double tap on Send: the second press finds no draft and only answers with a toast;
+    the message, now the status, keeps its Stop button."""
+    await seed_many(app, range(1000, 1400))  # 2 s at 200/s
+    admin.settle_timeout = 0.05
+    await start_broadcast(admin)
+    await admin.press("Everyone")
+    confirm = admin.screen.message_id
+    await admin.press_data("adm:send", message_id=confirm)
+    await admin.press_data("adm:send", message_id=confirm)
+    assert "no longer open" in str((admin.last_answer or {}).get("text"))
+    status = api.message(ADMIN, confirm)
+    assert status is not None and status.buttons == ["⏹ Stop"], status
+    edits = [str(c.params.get("text")) for c in api.calls_to("editMessageText", chat_id=ADMIN)]
+    assert not any("no longer open" in text for text in edits)
+    await admin.press("Stop")
+    await broadcaster(app).idle()
+    assert len(await db(app).recent_broadcasts()) == 1

@@ -283,3 +283,91 @@ async def test_bulk_sending_slows_down_while_the_event_loop_lags() -> None:
     finally:
         await fast.shutdown()
         await default.shutdown()
+
+
+async def test_a_closed_broadcast_is_not_closed_again(storage: Storage) -> None:
+    """finish_broadcast only closes a running broadcast: a Stop is never overwritten."""
+    await seed(storage, 1)
+    bc = await storage.create_broadcast(
+        admin_id=ADMIN, from_chat_id=ADMIN, message_id=7, audience="all"
+    )
+    assert await storage.finish_broadcast(bc.broadcast_id, stopped=True) is True
+    assert await storage.finish_broadcast(bc.broadcast_id) is False
+    after = await storage.get_broadcast(bc.broadcast_id)
+    assert after is not None and after.status == "stopped" and after.cancelled == 1
+
+
+async def test_stop_while_the_loop_picks_the_broadcast_reports_once(
+    app: Any, api: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stop pressed while the worker has no current run (between running_broadcasts and
+    get_broadcast): the broadcast stays stopped and the admin gets one report."""
+    svc = app.bot_data["services"]
+    bid = await _broadcast_to(app, 5)
+    real_get = svc.db.get_broadcast
+    stopped = False
+
+    async def racing_get(broadcast_id: int) -> Any:
+        nonlocal stopped
+        if not stopped:  # the worker's read: Stop lands just before it
+            stopped = True
+            assert await broadcaster(app).stop(broadcast_id)
+        return await real_get(broadcast_id)
+
+    monkeypatch.setattr(svc.db, "get_broadcast", racing_get)
+    broadcaster(app).wake()
+    await broadcaster(app).idle()
+    bc = await real_get(bid)
+    assert bc.status == "stopped" and bc.cancelled == 5
+    assert api.calls_to("copyMessage") == [] or all(
+        c.params["chat_id"] == ADMIN for c in api.calls_to("copyMessage")
+    )
+    reports = [c for c in api.calls_to("sendMessage", chat_id=ADMIN) if c.ok]
+    assert len([c for c in reports if "finished" in str(c.params.get("text"))]) == 0
+    assert len([c for c in reports if "stopped" in str(c.params.get("text"))]) == 1
+
+
+async def test_a_failing_status_costs_neither_the_report_nor_the_next_broadcast(
+    app: Any, api: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error other than TelegramError in the status loop (say a /reload broke the words)
+    is logged; the broadcast still finishes and reports, and the next queued one runs."""
+    svc = app.bot_data["services"]
+    broadcaster(app).status_seconds = 0.01
+    for uid in range(5000, 5030):
+        await seed(svc.db, uid)
+    ids = []
+    for text in ("first", "second"):
+        source = await app.bot.send_message(ADMIN, text)
+        bc = await svc.db.create_broadcast(
+            admin_id=ADMIN,
+            from_chat_id=ADMIN,
+            message_id=source.message_id,
+            audience="all",
+            status_chat_id=ADMIN,
+            status_message_id=source.message_id,
+        )
+        ids.append(bc.broadcast_id)
+    broken = 0
+
+    def broken_rate(self: Any, done: int) -> float:
+        nonlocal broken
+        broken += 1
+        raise KeyError("state_running")
+
+    monkeypatch.setattr(broadcast.BroadcastRun, "_rate", broken_rate)
+    real_send = app.bot.copy_message.__func__
+
+    async def slow_copy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.01)  # long enough for the status loop to run
+        return await real_send(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(app.bot), "copy_message", slow_copy)
+    broadcaster(app).wake()
+    await broadcaster(app).idle()
+    assert broken > 0
+    for bid in ids:
+        bc = await svc.db.get_broadcast(bid)
+        assert bc.status == "finished" and bc.sent == 30, bc
+    reports = [c for c in api.calls_to("sendMessage", chat_id=ADMIN) if c.ok]
+    assert len([c for c in reports if "finished" in str(c.params.get("text"))]) == 2

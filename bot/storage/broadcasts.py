@@ -302,22 +302,27 @@ class BroadcastsStore(StorageBase):
                 [(o.state, o.reason, o.attempts, now, broadcast_id, o.user_id) for o in outcomes],
             )
 
-    async def finish_broadcast(self, broadcast_id: int, *, stopped: bool = False) -> None:
+    async def finish_broadcast(self, broadcast_id: int, *, stopped: bool = False) -> bool:
         """Close a broadcast: pending rows left become cancelled; status finished or stopped.
 
         A finished broadcast normally has no pending rows left; any that remain are cancelled
-        too, so nothing stays pending.
+        too, so nothing stays pending. Only a running broadcast is closed: False (and nothing
+        changed) if it was already finished or stopped, so a close is never overwritten.
         """
         async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE broadcasts SET status = ?, finished_at = ? "
+                "WHERE broadcast_id = ? AND status = ?",
+                (STOPPED if stopped else FINISHED, _now(), broadcast_id, RUNNING),
+            )
+            if cur.rowcount == 0:
+                return False
             await db.execute(
                 "UPDATE broadcast_recipients SET state = ?, updated_at = ? "
                 "WHERE broadcast_id = ? AND state = ?",
                 (CANCELLED, _now(), broadcast_id, PENDING),
             )
-            await db.execute(
-                "UPDATE broadcasts SET status = ?, finished_at = ? WHERE broadcast_id = ?",
-                (STOPPED if stopped else FINISHED, _now(), broadcast_id),
-            )
+        return True
 
     # --- aggregates -------------------------------------------------------------------------
 
