@@ -106,3 +106,39 @@ async def test_touching_an_active_user_does_not_wait_for_the_write_lock(tmp_path
             await asyncio.wait_for(storage.touch_user(5, "en"), timeout=1)
     finally:
         await storage.close()
+
+
+async def test_delete_keeps_broadcast_figures_whole_and_forgets_an_admin(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    storage = await Storage.open(path)
+    try:
+        for uid in (5, 6, 42):
+            await storage.touch_user(uid, "en")
+        db = storage._db  # the test seeds broadcast rows directly
+        await db.execute(
+            "INSERT INTO broadcasts (broadcast_id, admin_id, from_chat_id, message_id, audience,"
+            " status, status_chat_id, created_at, total) VALUES (1, 42, 42, 7, 'all', 'running',"
+            " 42, 0, 2), (2, 42, 42, 8, 'all', 'finished', 42, 0, 0)"
+        )
+        await db.execute(
+            "INSERT INTO broadcast_recipients (broadcast_id, user_id) VALUES (1, 5), (1, 6)"
+        )
+        await storage.delete_user(5)  # a recipient still pending
+        await storage.delete_user(42)  # the admin
+        row = await (
+            await db.execute(
+                "SELECT total, sent + blocked + failed + cancelled FROM broadcasts"
+                " WHERE broadcast_id = 1"
+            )
+        ).fetchone()
+        assert row[1] == 1  # the deleted person's delivery counts as cancelled
+        finished = await (
+            await db.execute(
+                "SELECT admin_id, from_chat_id, status_chat_id FROM broadcasts"
+                " WHERE broadcast_id = 2"
+            )
+        ).fetchone()
+        assert tuple(finished) == (0, 0, None)
+    finally:
+        await storage.close()
+    assert await user_id_rows(path, 5) == 0

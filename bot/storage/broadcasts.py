@@ -187,6 +187,23 @@ def _days_ago(days: int) -> str:
 class BroadcastsStore(StorageBase):
     """Broadcasts and their per-recipient delivery state."""
 
+    async def _forget_in_broadcasts(self, db: Any, user_id: int) -> None:
+        """Part of /delete, inside its transaction, before the recipient rows go.
+
+        A pending delivery to the person is cancelled first, so the broadcast's figures still
+        add up; an admin's id is removed from broadcasts that are over (a running one still
+        needs it to copy the message and show its status: it keeps it)."""
+        await db.execute(
+            "UPDATE broadcast_recipients SET state = ?, updated_at = ? "
+            "WHERE user_id = ? AND state = ?",
+            (CANCELLED, int(time.time()), user_id, PENDING),
+        )
+        await db.execute(
+            "UPDATE broadcasts SET admin_id = 0, from_chat_id = 0, status_chat_id = NULL, "
+            "status_message_id = NULL WHERE admin_id = ? AND status != ?",
+            (user_id, RUNNING),
+        )
+
     # --- creating and reading ---------------------------------------------------------------
 
     async def create_broadcast(

@@ -167,6 +167,7 @@ class Storage(checkins.CheckinsStore, broadcasts.BroadcastsStore, StorageBase):
         """Remove every row about ``user_id`` from every table; return the rows removed."""
         removed = 0
         async with self.transaction() as db:
+            await self._forget_in_broadcasts(db, user_id)
             for table in USER_TABLES:
                 cur = await db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
                 removed += cur.rowcount
