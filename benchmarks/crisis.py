@@ -8,7 +8,7 @@ lower-casing, work any handler does to a message anyway (almost free for ASCII t
 detector's own normalisation step is printed as a second reference).
 
 Last, the time to handle an ordinary message through the whole bot (fake Bot API, in process)
-with the crisis gate against the same bot without it. ``blind_round3.tsv`` was written blind,
+with the crisis gate against the same bot without it. ``blind_round4.tsv`` was written blind,
 without seeing the detector or its data, and is never used for tuning: its figures are the
 honest estimate of how the detector does on new messages.
 
@@ -205,7 +205,7 @@ def main() -> None:
     detector = CrisisDetector.from_file(CONTENT_FILE)
     sets = {
         name: read_labelled(DATA / f"{name}.tsv")
-        for name in ("tuning", "heldout", "fresh", "final_blind", "blind_round3")
+        for name in ("tuning", "heldout", "fresh", "final_blind", "blind_round4")
         if (DATA / f"{name}.tsv").exists()
     }
     for name, rows in sets.items():
