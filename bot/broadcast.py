@@ -183,12 +183,7 @@ def status_text(
         audience=audience_label(words, content, bc.audience),
         state=words[f"state_{state}"],
         bar=progress_bar(bc.done, bc.total),
-        total=bc.total,
-        sent=bc.sent,
-        blocked=bc.blocked,
-        failed=bc.failed,
-        cancelled=bc.cancelled,
-        remaining=bc.remaining,
+        **bc.figures,
         rate=f"{rate:.1f}" if rate is not None else "—",
         eta=eta,
     )
@@ -202,11 +197,7 @@ def report_text(words: dict[str, Any], content: Content, bc: Broadcast) -> str:
         "report_stopped" if bc.status == STOPPED else "report",
         id=bc.broadcast_id,
         audience=audience_label(words, content, bc.audience),
-        total=bc.total,
-        sent=bc.sent,
-        blocked=bc.blocked,
-        failed=bc.failed,
-        cancelled=bc.cancelled,
+        **bc.figures,
         took=_duration(took),
     )
 

@@ -377,12 +377,7 @@ async def broadcasts_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
                 date=created,
                 audience=audience_label(words, svc.content, bc.audience),
                 status=words[f"status_{bc.status}"],
-                total=bc.total,
-                sent=bc.sent,
-                blocked=bc.blocked,
-                failed=bc.failed,
-                cancelled=bc.cancelled,
-                remaining=bc.remaining,
+                **bc.figures,
             )
         )
     await _reply(update, context, "\n\n".join(lines))

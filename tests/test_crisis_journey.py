@@ -54,9 +54,9 @@ async def test_ordinary_recovery_talk_is_not_treated_as_a_crisis(
     assert "can't reply to messages in my own words" in first_reply(user)
 
 
-async def test_flow_in_progress_is_not_lost(user: SimUser, app: Any, monkeypatch: Any) -> None:
-    """A person typing into a flow (e.g. a check-in time) who writes a crisis message gets Help
-    now; their next message still goes to the flow."""
+@pytest.fixture
+def in_flow(user: SimUser, app: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Put the user in a test flow waiting for typed text; returns what the flow received."""
     seen: list[str] = []
 
     async def fake_flow(update: Any, context: Any) -> None:
@@ -65,11 +65,17 @@ async def test_flow_in_progress_is_not_lost(user: SimUser, app: Any, monkeypatch
 
     monkeypatch.setitem(text_flows.FLOWS, "test_flow", fake_flow)
     app.user_data[user.user_id][text_flows.AWAITING] = "test_flow"
+    return seen
+
+
+async def test_flow_in_progress_is_not_lost(user: SimUser, in_flow: list[str]) -> None:
+    """A person typing into a flow (e.g. a check-in time) who writes a crisis message gets Help
+    now; their next message still goes to the flow."""
     await user.send("i want to kill myself")
     assert "emergency number" in first_reply(user)
-    assert seen == []
+    assert in_flow == []
     await user.send("08:30")
-    assert seen == ["08:30"]
+    assert in_flow == ["08:30"]
 
 
 async def test_edited_message_with_crisis_language_gets_help_now(user: SimUser) -> None:
@@ -109,20 +115,12 @@ def test_a_language_without_crisis_phrases_is_refused(tmp_path: Path) -> None:
 
 
 async def test_a_command_leaves_a_flow_but_help_now_does_not(
-    user: SimUser, app: Any, monkeypatch: Any
+    user: SimUser, in_flow: list[str]
 ) -> None:
-    seen: list[str] = []
-
-    async def fake_flow(update: Any, context: Any) -> None:
-        seen.append(update.effective_message.text)
-        await update.effective_message.reply_text("flow got it")
-
-    monkeypatch.setitem(text_flows.FLOWS, "test_flow", fake_flow)
-    app.user_data[user.user_id][text_flows.AWAITING] = "test_flow"
     await user.command("/helpnow")
     await user.send("first")
-    assert seen == ["first"]
+    assert in_flow == ["first"]
     await user.command("/menu")
     await user.send("second")
-    assert seen == ["first"]
+    assert in_flow == ["first"]
     assert "can't reply to messages in my own words" in first_reply(user)

@@ -142,6 +142,18 @@ class Broadcast:
     def remaining(self) -> int:
         return max(0, self.total - self.done)
 
+    @property
+    def figures(self) -> dict[str, int]:
+        """The counts every admin screen shows, as placeholders for its text."""
+        return {
+            "total": self.total,
+            "sent": self.sent,
+            "blocked": self.blocked,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "remaining": self.remaining,
+        }
+
 
 @dataclass(frozen=True)
 class AudienceCounts:
