@@ -145,7 +145,7 @@ async def child_startup(db_path: str) -> dict[str, float]:
     from bot.app import build_application
     from bot.checkins import run_tick, start_checkins, utcnow
     from bot.config import Settings
-    from bot.services import KEY
+    from bot.services import services_of
 
     async def no_send(chat_id: int, screen: object) -> None:
         raise AssertionError("nothing should be due at startup in this benchmark")
@@ -154,7 +154,7 @@ async def child_startup(db_path: str) -> dict[str, float]:
     started = time.perf_counter()
     app = build_application(Settings(bot_token=TOKEN, database_path=Path(db_path)))
     built = time.perf_counter()
-    svc = app.bot_data[KEY]
+    svc = services_of(app)
     svc.storage = await Storage.open(db_path)
     start_checkins(app)
     assert app.job_queue is not None

@@ -16,7 +16,7 @@ from telegram import (
     LinkPreviewOptions,
 )
 from telegram.constants import ParseMode
-from telegram.ext import Application, Defaults
+from telegram.ext import Application, ContextTypes, Defaults
 from telegram.request import BaseRequest
 
 import handlers
@@ -24,8 +24,9 @@ from bot.broadcast import resume_broadcasts
 from bot.checkins import start_checkins
 from bot.config import Settings
 from bot.content import DEFAULT_LANGUAGE, load_content
+from bot.context import BotContext
 from bot.delivery import PriorityRateLimiter
-from bot.services import KEY, Services
+from bot.services import Services, install, services_of
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
+        .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(32)
         .rate_limiter(PriorityRateLimiter(settings.broadcast_rate))
         .post_init(_post_init)
@@ -72,27 +74,26 @@ def build_application(
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
-    application.bot_data[KEY] = Services(settings=settings, content=content)
+    install(application, Services(settings=settings, content=content))
     handlers.register(application)
     return application
 
 
 async def _post_init(application: Application) -> None:
     """Open the database and tell Telegram the command list."""
-    svc: Services = application.bot_data[KEY]
+    svc = services_of(application)
     if svc.storage is None:
         svc.storage = await Storage.open(svc.settings.database_path)
     for code in svc.content.languages:
         lang = svc.content.lang(code)
         language_code = None if code == DEFAULT_LANGUAGE else code
-        descriptions = lang.ui["commands"]
         await application.bot.set_my_commands(
-            [BotCommand(c, descriptions[c]) for c in PRIVATE_COMMANDS],
+            [BotCommand(c, lang.t("ui.commands." + c)) for c in PRIVATE_COMMANDS],
             scope=BotCommandScopeAllPrivateChats(),
             language_code=language_code,
         )
         await application.bot.set_my_commands(
-            [BotCommand(c, descriptions[c]) for c in GROUP_COMMANDS],
+            [BotCommand(c, lang.t("ui.commands." + c)) for c in GROUP_COMMANDS],
             scope=BotCommandScopeAllGroupChats(),
             language_code=language_code,
         )
@@ -107,7 +108,7 @@ async def _post_init(application: Application) -> None:
 
 
 async def _post_shutdown(application: Application) -> None:
-    svc: Services = application.bot_data[KEY]
+    svc = services_of(application)
     if svc.storage is not None:
         await svc.storage.close()
         svc.storage = None

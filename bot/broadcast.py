@@ -5,8 +5,8 @@ This module owns sending a broadcast once it has been written to storage
 broadcasts one after another, oldest first. Each copy goes out with ``copy_message`` (formatting
 and media survive) marked bulk, so the shared :class:`~bot.delivery.PriorityRateLimiter` paces it
 to ``BROADCAST_RATE`` with what interactive replies leave and pauses it on a 429; ``deliver()``
-classifies the outcome. It also owns the live status message (edited every few seconds: progress
-bar, sent, blocked, failed, remaining, rate, time left, Stop) and the final report.
+classifies the outcome. It keeps the live status message up to date (edited every few
+seconds) and sends the final report; what they say is :mod:`bot.admin_screens`.
 
 How it keeps its promises
 -------------------------
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import math
 import time
@@ -49,30 +48,20 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import FloodLimit
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.content import DEFAULT_LANGUAGE, Content
+from bot import admin_screens
+from bot.content import Language
 from bot.delivery import BULK, Aborted, deliver
-from bot.services import KEY, Services
+from bot.services import Services, services_of
 from bot.storage import Storage
-from bot.storage.broadcasts import (
-    ALL,
-    CHECKINS,
-    COUNTRY_PREFIX,
-    LANG_PREFIX,
-    RUNNING,
-    STOPPED,
-    Broadcast,
-    Outcome,
-)
+from bot.storage.broadcasts import RUNNING, STOPPED, Broadcast, Outcome
 
 log = logging.getLogger(__name__)
 
 BROADCASTER = "broadcaster"  # key in application.bot_data
-CB_STOP = "adm:stop:"  # + broadcast id (callback data of the Stop button)
 
 MAX_CONCURRENCY = 200  # below PTB's default connection pool (256): interactive replies keep room
 MIN_CONCURRENCY = 16
@@ -83,7 +72,6 @@ PAGE_SIZE = 250
 STATUS_SECONDS = 3.0
 RETRIES = 3  # network errors and 5xx: retried this many times per recipient...
 RETRY_BACKOFF = 0.5  # ...after 0.5 s, 1 s, 2 s
-BAR_WIDTH = 12
 
 
 def concurrency_for(rate: float) -> int:
@@ -92,120 +80,19 @@ def concurrency_for(rate: float) -> int:
 
 
 def _services(application: Application[Any, Any, Any, Any, Any, Any]) -> Services:
-    return application.bot_data[KEY]  # type: ignore[no-any-return]
+    return services_of(application)
 
 
-# --- words ------------------------------------------------------------------------------------
-
-
-def admin_words(content: Content, language: str | None) -> dict[str, Any]:
-    """The admin screens' words in ``language`` (``content/<lang>/admin.yaml``), key by key
-    falling back to the default language."""
-    words = dict(content.lang(DEFAULT_LANGUAGE).admin)
-    if language and language != DEFAULT_LANGUAGE and language in content.languages:
-        own = content.lang(language).admin
-        words.update({k: v for k, v in own.items() if k != "buttons"})
-        words["buttons"] = {**words.get("buttons", {}), **own.get("buttons", {})}
-    return words
-
-
-def say(words: dict[str, Any], key: str, **values: Any) -> str:
-    """One admin string with ``{placeholders}`` filled (values HTML-escaped here)."""
-    escaped = {k: html.escape(str(v), quote=False) for k, v in values.items()}
-    return str(words[key]).format(**escaped)
-
-
-def button(words: dict[str, Any], key: str, **values: Any) -> str:
-    return str(words["buttons"][key]).format(**values)
-
-
-def audience_label(words: dict[str, Any], content: Content, audience: str) -> str:
-    """Plain-text name of an audience key, e.g. 'everyone' or 'country: 🇬🇧 United Kingdom'."""
-    if audience == ALL:
-        return str(words["audience_all"])
-    if audience == CHECKINS:
-        return str(words["audience_checkins"])
-    if audience.startswith(LANG_PREFIX):
-        code = audience.removeprefix(LANG_PREFIX)
-        name = content.languages[code].ui["language_name"] if code in content.languages else code
-        return str(words["audience_language"]).format(name=name)
-    if audience.startswith(COUNTRY_PREFIX):
-        code = audience.removeprefix(COUNTRY_PREFIX)
-        country = content.country(code)
-        return str(words["audience_country"]).format(name=country.label if country else code)
-    return audience
-
-
-# --- status and report ------------------------------------------------------------------------
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def progress_bar(done: int, total: int) -> str:
-    share = done / total if total else 1.0
-    filled = min(BAR_WIDTH, round(share * BAR_WIDTH))
-    return "▰" * filled + "▱" * (BAR_WIDTH - filled) + f" {math.floor(share * 100)}%"
-
-
-def _average_rate(bc: Broadcast) -> float | None:
-    if bc.started_at is None or bc.finished_at is None:
-        return None
-    return (bc.done - bc.cancelled) / max(1, bc.finished_at - bc.started_at)
-
-
-def status_text(
-    words: dict[str, Any],
-    content: Content,
-    bc: Broadcast,
-    *,
-    state: str,
-    rate: float | None = None,
-) -> str:
-    """The live status message (also its final form, with ``state`` finished/stopped)."""
-    eta = "—"
-    if rate and rate > 0 and bc.remaining:
-        eta = _duration(bc.remaining / rate)
-    elif not bc.remaining:
-        eta = _duration(0)
-    return say(
-        words,
-        "status",
-        id=bc.broadcast_id,
-        audience=audience_label(words, content, bc.audience),
-        state=words[f"state_{state}"],
-        bar=progress_bar(bc.done, bc.total),
-        **bc.figures,
-        rate=f"{rate:.1f}" if rate is not None else "—",
-        eta=eta,
-    )
-
-
-def report_text(words: dict[str, Any], content: Content, bc: Broadcast) -> str:
-    """The final report sent when a broadcast ends."""
-    took = (bc.finished_at or 0) - (bc.started_at or bc.created_at)
-    return say(
-        words,
-        "report_stopped" if bc.status == STOPPED else "report",
-        id=bc.broadcast_id,
-        audience=audience_label(words, content, bc.audience),
-        **bc.figures,
-        took=_duration(took),
-    )
-
-
-def stop_keyboard(words: dict[str, Any], broadcast_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(button(words, "stop"), callback_data=f"{CB_STOP}{broadcast_id}")]]
-    )
+async def admin_language(
+    application: Application[Any, Any, Any, Any, Any, Any], admin_id: int
+) -> Language:
+    """The language an admin uses the bot in (the default one if nothing is stored)."""
+    svc = services_of(application)
+    try:
+        record = await svc.db.get_user(admin_id)
+    except Exception:
+        record = None
+    return svc.content.lang(record.language if record else None)
 
 
 # --- one broadcast ----------------------------------------------------------------------------
@@ -386,10 +273,8 @@ class BroadcastRun:
 
     # --- status message -----------------------------------------------------------------------
 
-    async def _words(self) -> dict[str, Any]:
-        svc = _services(self.application)
-        record = await self._storage.get_user(self.broadcast.admin_id)
-        return admin_words(svc.content, record.language if record else None)
+    async def _lang(self) -> Language:
+        return await admin_language(self.application, self.broadcast.admin_id)
 
     def _rate(self, done: int) -> float:
         """Messages a second over the last few status updates."""
@@ -419,10 +304,11 @@ class BroadcastRun:
         bc = await self._storage.get_broadcast(self.broadcast_id)
         if bc is None or bc.status_chat_id is None or bc.status_message_id is None:
             return shown
-        words = await self._words()
+        lang = await self._lang()
         state = "stopping" if self.stop_requested.is_set() else "running"
         content = _services(self.application).content
-        text = status_text(words, content, bc, state=state, rate=self._rate(bc.done))
+        screen = admin_screens.status(lang, content, bc, state=state, rate=self._rate(bc.done))
+        text = screen.text
         if text == shown:
             return shown
         try:
@@ -430,7 +316,7 @@ class BroadcastRun:
                 text,
                 chat_id=bc.status_chat_id,
                 message_id=bc.status_message_id,
-                reply_markup=stop_keyboard(words, bc.broadcast_id),
+                reply_markup=screen.keyboard,
             )
         except TelegramError as exc:
             log.warning("broadcast %d: status not shown (%s)", bc.broadcast_id, exc)
@@ -449,20 +335,25 @@ async def show_final(
     bc = await svc.db.get_broadcast(broadcast_id)
     if bc is None:
         return
-    record = await svc.db.get_user(bc.admin_id)
-    words = admin_words(svc.content, record.language if record else None)
+    lang = await admin_language(application, bc.admin_id)
     state = "stopped" if bc.status == STOPPED else "finished"
     if bc.status_chat_id is not None and bc.status_message_id is not None:
+        rate = admin_screens.average_rate(bc)
+        final = admin_screens.status(
+            lang, svc.content, bc, state=state, rate=rate, stop_button=False
+        )
         try:
             await application.bot.edit_message_text(
-                status_text(words, svc.content, bc, state=state, rate=_average_rate(bc)),
+                final.text,
                 chat_id=bc.status_chat_id,
                 message_id=bc.status_message_id,
             )
         except TelegramError as exc:
             log.warning("broadcast %d: final status not shown (%s)", broadcast_id, exc)
     try:
-        await application.bot.send_message(bc.admin_id, report_text(words, svc.content, bc))
+        await application.bot.send_message(
+            bc.admin_id, admin_screens.report(lang, svc.content, bc).text
+        )
     except TelegramError as exc:
         log.warning("broadcast %d: report not sent (%s)", broadcast_id, exc)
 

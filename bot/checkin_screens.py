@@ -3,56 +3,26 @@
 Pure functions of (content, language, stored settings, ``now``), like ``bot/screens.py``: no
 Telegram calls, no database, no clock reads. The words live in ``content/<lang>/checkins.yaml``
 (``screens``, ``buttons`` and the check-in texts). The ``ck`` callback data of every check-in
-button is defined here, each well under Telegram's 64 bytes. Also: the encouragement rotation
+button is in :mod:`bot.callbacks`. Also: the encouragement rotation
 (no repeats until the pool is used up) and reading a typed start date for the day counter.
 """
 
 from __future__ import annotations
 
-import html
 import random
 import re
-import unicodedata
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import callbacks as cb
 from bot.checkin_time import format_time, zone_label
-from bot.content import Content, Country, Language
-from bot.screens import CB_CHECKINS, CB_PAGE, Screen, help_row, nav_rows
+from bot.content import Country, Language
+from bot.i18n import Html
+from bot.language_rules import LanguageRules, fold
+from bot.screens import CB_PAGE, Screen, help_row, nav_rows
 from bot.storage.checkins import CheckinSettings
-
-# callback_data ("ck" is the Check-ins button of the main menu and the guide).
-CB_STATUS = CB_CHECKINS
-CB_TIME = "ck:t"  # choose a time: presets, picker, or type one
-CB_SET_TIME = "ck:s:"  # + HHMM
-CB_HOURS = "ck:h"  # hour picker
-CB_HOUR = "ck:h:"  # + HH: minute picker for that hour
-CB_ZONES = "ck:z:"  # + HHMM: choose a time zone for that time
-CB_ZONE_COUNTRY = "ck:zc:"  # + HHMM:CC: the time zones of country CC
-CB_ZONE = "ck:zs:"  # + HHMM:Area/City: turn on (or change) with that time and zone
-CB_PAUSE = "ck:p"
-CB_RESUME = "ck:r"
-CB_DISCREET = "ck:d"
-CB_STOP = "ck:x"
-# Buttons on the check-in message itself answer with a new message (the check-in stays).
-CB_OKAY = "ck:ok"
-CB_STRUGGLING = "ck:bad"
-CB_HELP_NOW = "ck:sos"
-CB_MSG_PAUSE = "ck:m:p"
-CB_MSG_TIME = "ck:m:t"
-CB_MSG_STOP = "ck:m:x"
-# Day counter.
-CB_COUNTER = "ck:c"
-CB_COUNTER_AGO = "ck:c:ago:"  # + days before today (0 = today, 1 = yesterday)
-CB_COUNTER_TYPE = "ck:c:type"
-CB_COUNTER_HIDE = "ck:c:hide"
-CB_COUNTER_SHOW = "ck:c:show"
-CB_COUNTER_SLIP = "ck:c:slip"
-CB_COUNTER_SLIP_YES = "ck:c:slip:yes"
-CB_COUNTER_REMOVE = "ck:c:del"
 
 PRESETS = (("morning", time(8, 0)), ("midday", time(12, 30)), ("evening", time(20, 0)))
 MINUTE_STEP = 5
@@ -64,30 +34,21 @@ _HHMM = re.compile(r"([01][0-9]|2[0-3])([0-5][0-9])")
 # --- small helpers ----------------------------------------------------------------------------
 
 
-def _s(lang: Language, key: str, **values: Any) -> str:
-    """A check-in screen text, placeholders filled (values must already be HTML-safe)."""
-    template = str(lang.checkins["screens"][key])
-    return template.format(**values).strip() if values else template.strip()
-
-
-def _label(lang: Language, key: str) -> str:
-    return str(lang.checkins["buttons"][key])
-
-
 def _button(label: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=data)
 
 
 def _b(lang: Language, key: str, data: str) -> InlineKeyboardButton:
-    return _button(_label(lang, key), data)
+    """A check-in button: its label from ``checkins.buttons``."""
+    return _button(lang.t("checkins.buttons." + key), data)
 
 
 def echo(typed: str) -> str:
-    """What a person typed, shortened and made safe to show back."""
+    """What a person typed, shortened to show back (escaped where it is shown)."""
     typed = " ".join(typed.split())
     if len(typed) > _MAX_ECHO:
         typed = typed[: _MAX_ECHO - 1] + "…"
-    return html.escape(typed)
+    return typed
 
 
 def hhmm(local: time) -> str:
@@ -117,30 +78,26 @@ def local_today(zone: ZoneInfo, now: datetime) -> date:
 
 
 def _date_text(lang: Language, day: date, today: date) -> str:
-    values = {
-        "weekday": lang.checkins["weekdays"][day.weekday()],
-        "day": day.day,
-        "month": lang.checkins["months"][day.month - 1],
-        "year": day.year,
-    }
-    return _s(lang, "date" if day.year == today.year else "date_with_year", **values)
+    """'Tue 14 Jan' (with the year when it is not this year), by CLDR through Babel."""
+    return lang.texts.date(day, with_year=day.year != today.year)
 
 
-def when(lang: Language, instant: datetime, zone: ZoneInfo, now: datetime) -> str:
+def when(lang: Language, instant: datetime, zone: ZoneInfo, now: datetime) -> Html:
     """'today at 20:00', 'tomorrow at 08:00' or 'Tue 14 Jan at 20:00', on the person's clock."""
     local = instant.astimezone(zone)
     today = local_today(zone, now)
     shown = format_time(local.time())
     if local.date() == today:
-        return _s(lang, "today", time=shown)
+        return Html(lang.t("checkins.screens.today", time=shown))
     if local.date() == today + timedelta(days=1):
-        return _s(lang, "tomorrow", time=shown)
-    return _s(lang, "on_date", date=_date_text(lang, local.date(), today), time=shown)
+        return Html(lang.t("checkins.screens.tomorrow", time=shown))
+    day = _date_text(lang, local.date(), today)
+    return Html(lang.t("checkins.screens.on_date", date=day, time=shown))
 
 
 def place(zone: str, now: datetime) -> str:
     """The zone as a person reads it: 'New York (UTC−05:00)'."""
-    return html.escape(zone_label(zone, now))
+    return zone_label(zone, now)
 
 
 # --- status and settings screens ----------------------------------------------------------------
@@ -148,8 +105,13 @@ def place(zone: str, now: datetime) -> str:
 
 def _first_line(lang: Language, discreet: bool) -> str:
     if discreet:
-        return _s(lang, "first_line_discreet", opening=lang.checkins["discreet_opening"])
-    return _s(lang, "first_line_open", opening=lang.checkins["open_opening"])
+        return lang.t("checkins.screens.first_line_discreet", opening=_opening(lang, True))
+    return lang.t("checkins.screens.first_line_open", opening=_opening(lang, False))
+
+
+def _opening(lang: Language, discreet: bool) -> Html:
+    """The first line of a check-in (content HTML, shown inside other texts)."""
+    return Html(lang.t("checkins.discreet_opening" if discreet else "checkins.open_opening"))
 
 
 def status(
@@ -171,11 +133,11 @@ def status(
         else:
             zone = today_zone or ZoneInfo("UTC")
         days = days_text(lang, (local_today(zone, now) - settings.counter_start).days)
-        counter = _s(lang, "counter_status", days=days)
+        counter = lang.t("checkins.screens.counter_status", days=days)
     rows: list[list[InlineKeyboardButton]]
     if settings is None or not settings.active or settings.next_due is None:
-        text = _s(lang, "status_off")
-        rows = [[_b(lang, "turn_on", CB_TIME)], [_b(lang, "counter", CB_COUNTER)]]
+        text = lang.t("checkins.screens.status_off")
+        rows = [[_b(lang, "turn_on", cb.CK_TIME)], [_b(lang, "counter", cb.CK_COUNTER)]]
     else:
         assert settings.zone is not None and settings.local_time is not None
         zone = ZoneInfo(settings.zone)
@@ -188,20 +150,22 @@ def status(
         paused = settings.paused(now)
         if paused:
             assert settings.paused_until is not None
-            text = _s(
-                lang, "status_paused", until=when(lang, settings.paused_until, zone, now), **values
+            text = lang.t(
+                "checkins.screens.status_paused",
+                until=when(lang, settings.paused_until, zone, now),
+                **values,
             )
         else:
-            text = _s(lang, "status_on", **values)
+            text = lang.t("checkins.screens.status_on", **values)
         rows = [
             [
-                _b(lang, "change_time", CB_TIME),
-                _b(lang, "change_zone", CB_ZONES + hhmm(settings.local_time)),
+                _b(lang, "change_time", cb.CK_TIME),
+                _b(lang, "change_zone", cb.CK_ZONES + hhmm(settings.local_time)),
             ],
-            [_b(lang, "resume", CB_RESUME) if paused else _b(lang, "pause", CB_PAUSE)],
-            [_b(lang, "discreet_off" if settings.discreet else "discreet_on", CB_DISCREET)],
-            [_b(lang, "counter", CB_COUNTER)],
-            [_b(lang, "stop", CB_STOP)],
+            [_b(lang, "resume", cb.CK_RESUME) if paused else _b(lang, "pause", cb.CK_PAUSE)],
+            [_b(lang, "discreet_off" if settings.discreet else "discreet_on", cb.CK_DISCREET)],
+            [_b(lang, "counter", cb.CK_COUNTER)],
+            [_b(lang, "stop", cb.CK_STOP)],
         ]
     if counter:
         text = f"{text}\n{counter}"
@@ -213,55 +177,55 @@ def status(
 
 def time_chooser(lang: Language, *, notice: str | None = None) -> Screen:
     """Presets, the hour-and-minute picker, or type a time."""
-    presets = [_b(lang, key, CB_SET_TIME + hhmm(local)) for key, local in PRESETS]
-    rows = [presets[:2], presets[2:], [_b(lang, "pick_time", CB_HOURS)]]
-    rows.extend(nav_rows(lang, CB_STATUS))
-    text = _s(lang, "choose_time")
+    presets = [_b(lang, key, cb.CK_SET_TIME + hhmm(local)) for key, local in PRESETS]
+    rows = [presets[:2], presets[2:], [_b(lang, "pick_time", cb.CK_HOURS)]]
+    rows.extend(nav_rows(lang, cb.CK_STATUS))
+    text = lang.t("checkins.screens.choose_time")
     return Screen(f"{notice}\n\n{text}" if notice else text, InlineKeyboardMarkup(rows))
 
 
 def time_again(lang: Language) -> Screen:
     """The chosen time was lost (e.g. a restart while a zone was being picked): ask again."""
-    return time_chooser(lang, notice=_s(lang, "time_again"))
+    return time_chooser(lang, notice=lang.t("checkins.screens.time_again"))
 
 
 def bad_time(lang: Language, typed: str) -> Screen:
-    return time_chooser(lang, notice=_s(lang, "bad_time", typed=echo(typed)))
+    return time_chooser(lang, notice=lang.t("checkins.screens.bad_time", typed=echo(typed)))
 
 
 def hour_picker(lang: Language) -> Screen:
-    hours = [_button(f"{h:02d}:00", f"{CB_HOUR}{h:02d}") for h in range(24)]
+    hours = [_button(f"{h:02d}:00", f"{cb.CK_HOUR}{h:02d}") for h in range(24)]
     rows = [hours[i : i + 6] for i in range(0, 24, 6)]
-    rows.extend(nav_rows(lang, CB_TIME))
-    return Screen(_s(lang, "choose_hour"), InlineKeyboardMarkup(rows))
+    rows.extend(nav_rows(lang, cb.CK_TIME))
+    return Screen(lang.t("checkins.screens.choose_hour"), InlineKeyboardMarkup(rows))
 
 
 def minute_picker(lang: Language, hour: int) -> Screen:
     minutes = [
-        _button(f"{hour:02d}:{m:02d}", f"{CB_SET_TIME}{hour:02d}{m:02d}")
+        _button(f"{hour:02d}:{m:02d}", f"{cb.CK_SET_TIME}{hour:02d}{m:02d}")
         for m in range(0, 60, MINUTE_STEP)
     ]
     rows = [minutes[i : i + 4] for i in range(0, len(minutes), 4)]
-    rows.extend(nav_rows(lang, CB_HOURS))
-    return Screen(_s(lang, "choose_minute", hour=f"{hour:02d}"), InlineKeyboardMarkup(rows))
+    rows.extend(nav_rows(lang, cb.CK_HOURS))
+    return Screen(
+        lang.t("checkins.screens.choose_minute", hour=f"{hour:02d}"), InlineKeyboardMarkup(rows)
+    )
 
 
-def zone_chooser(
-    content: Content, lang: Language, local: time, country: Country | None, now: datetime
-) -> Screen:
+def zone_chooser(lang: Language, local: time, country: Country | None, now: datetime) -> Screen:
     """Pick a zone of the person's country, or a country, or type a city."""
     if country is not None and len(country.timezones) > 1:
         return country_zones(lang, local, country, now)
-    countries = [c for c in content.countries.values() if c.timezones]
-    buttons = [_button(c.label, f"{CB_ZONE_COUNTRY}{hhmm(local)}:{c.code}") for c in countries]
+    countries = [c for c in lang.countries.values() if c.timezones]
+    buttons = [_button(c.label, f"{cb.CK_ZONE_COUNTRY}{hhmm(local)}:{c.code}") for c in countries]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    rows.extend(nav_rows(lang, CB_TIME))
-    text = _s(lang, "choose_zone_country", time=format_time(local))
+    rows.extend(nav_rows(lang, cb.CK_TIME))
+    text = lang.t("checkins.screens.choose_zone_country", time=format_time(local))
     return Screen(text, InlineKeyboardMarkup(rows))
 
 
 def country_zones(lang: Language, local: time, country: Country, now: datetime) -> Screen:
-    text = _s(lang, "choose_zone", time=format_time(local))
+    text = lang.t("checkins.screens.choose_zone", time=format_time(local))
     return zone_buttons(lang, local, country.timezones, now, text)
 
 
@@ -269,8 +233,8 @@ def zone_buttons(
     lang: Language, local: time, zones: tuple[str, ...], now: datetime, text: str
 ) -> Screen:
     """One button per zone (labelled with its city and UTC offset), then Back and Help."""
-    rows = [[_button(zone_label(z, now), f"{CB_ZONE}{hhmm(local)}:{z}")] for z in zones]
-    rows.extend(nav_rows(lang, CB_TIME))
+    rows = [[_button(zone_label(z, now), f"{cb.CK_ZONE}{hhmm(local)}:{z}")] for z in zones]
+    rows.extend(nav_rows(lang, cb.CK_TIME))
     return Screen(text, InlineKeyboardMarkup(rows))
 
 
@@ -278,55 +242,61 @@ def zone_suggestions(
     lang: Language, local: time, typed: str, suggestions: tuple[str, ...], now: datetime
 ) -> Screen:
     if not suggestions:
-        text = _s(lang, "zone_not_found", typed=echo(typed))
-        return Screen(text, InlineKeyboardMarkup(nav_rows(lang, CB_TIME)))
-    text = _s(lang, "zone_suggestions", typed=echo(typed))
+        text = lang.t("checkins.screens.zone_not_found", typed=echo(typed))
+        return Screen(text, InlineKeyboardMarkup(nav_rows(lang, cb.CK_TIME)))
+    text = lang.t("checkins.screens.zone_suggestions", typed=echo(typed))
     return zone_buttons(lang, local, suggestions, now, text)
 
 
 def confirmed(lang: Language, settings: CheckinSettings, now: datetime) -> Screen:
     """Check-ins are on: when, where, and the next one on the person's clock."""
     assert settings.zone and settings.local_time and settings.next_due
-    text = _s(
-        lang,
-        "confirmed",
+    text = lang.t(
+        "checkins.screens.confirmed",
         time=format_time(settings.local_time),
         zone=place(settings.zone, now),
         next=when(lang, settings.next_due, ZoneInfo(settings.zone), now),
     )
     rows = [
-        [_b(lang, "change_time", CB_TIME), _b(lang, "counter", CB_COUNTER)],
-        *nav_rows(lang, CB_STATUS),
+        [_b(lang, "change_time", cb.CK_TIME), _b(lang, "counter", cb.CK_COUNTER)],
+        *nav_rows(lang, cb.CK_STATUS),
     ]
     return Screen(text, InlineKeyboardMarkup(rows))
 
 
 def paused(lang: Language, settings: CheckinSettings, now: datetime) -> Screen:
     assert settings.zone and settings.next_due
-    text = _s(lang, "paused", next=when(lang, settings.next_due, ZoneInfo(settings.zone), now))
+    text = lang.t(
+        "checkins.screens.paused", next=when(lang, settings.next_due, ZoneInfo(settings.zone), now)
+    )
     rows = [
-        [_b(lang, "resume", CB_RESUME), _b(lang, "change_time", CB_TIME)],
-        *nav_rows(lang, CB_STATUS),
+        [_b(lang, "resume", cb.CK_RESUME), _b(lang, "change_time", cb.CK_TIME)],
+        *nav_rows(lang, cb.CK_STATUS),
     ]
     return Screen(text, InlineKeyboardMarkup(rows))
 
 
 def resumed(lang: Language, settings: CheckinSettings, now: datetime) -> Screen:
     assert settings.zone and settings.next_due
-    text = _s(lang, "resumed", next=when(lang, settings.next_due, ZoneInfo(settings.zone), now))
-    return Screen(text, InlineKeyboardMarkup(nav_rows(lang, CB_STATUS)))
+    text = lang.t(
+        "checkins.screens.resumed", next=when(lang, settings.next_due, ZoneInfo(settings.zone), now)
+    )
+    return Screen(text, InlineKeyboardMarkup(nav_rows(lang, cb.CK_STATUS)))
 
 
 def stopped(lang: Language, *, was_on: bool = True) -> Screen:
     """Stopping is one tap; this says in words that nothing more will come."""
-    rows = [[_b(lang, "turn_on_again", CB_TIME)], *nav_rows(lang, None)]
-    return Screen(_s(lang, "stopped" if was_on else "stopped_already"), InlineKeyboardMarkup(rows))
+    rows = [[_b(lang, "turn_on_again", cb.CK_TIME)], *nav_rows(lang, None)]
+    return Screen(
+        lang.t("checkins.screens." + ("stopped" if was_on else "stopped_already")),
+        InlineKeyboardMarkup(rows),
+    )
 
 
 def discreet_notice(lang: Language, discreet: bool) -> str:
     if discreet:
-        return _s(lang, "discreet_on", opening=lang.checkins["discreet_opening"])
-    return _s(lang, "discreet_off", opening=lang.checkins["open_opening"])
+        return lang.t("checkins.screens.discreet_on", opening=_opening(lang, True))
+    return lang.t("checkins.screens.discreet_off", opening=_opening(lang, False))
 
 
 # --- the check-in message and the answers --------------------------------------------------------
@@ -353,18 +323,17 @@ def encouragement_index(seed: int, position: int, size: int) -> int:
     return order[offset]
 
 
-def days_text(lang: Language, days: int) -> str:
+def days_text(lang: Language, days: int) -> Html:
+    """'day one starts today', '1 day', '12 days' (CLDR plural forms of the language)."""
     if days <= 0:
-        return _s(lang, "days_zero")
-    if days == 1:
-        return _s(lang, "days_one")
-    return _s(lang, "days_many", n=days)
+        return Html(lang.t("checkins.screens.days_zero"))
+    return Html(lang.texts.plural("checkins.screens.days", days))
 
 
 def milestone(lang: Language, days: int) -> str | None:
     """The gentle milestone text for exactly ``days`` days (1, 7, 30, 90, 365), if any."""
-    found = (lang.checkins.get("milestones") or {}).get(days)
-    return str(found).strip() if found else None
+    key = f"checkins.milestones.{days}"
+    return lang.t(key) if lang.texts.has(key) else None
 
 
 def checkin_message(
@@ -378,29 +347,29 @@ def checkin_message(
     """The daily check-in: a first line safe on a lock screen (unless the person turned
     discreet mode off), an encouragement, the day counter if shown, the question, and buttons
     to answer, get help now, pause, change the time or stop."""
-    c = lang.checkins
-    pool = c["encouragements"]
+    pool = lang.texts.items("checkins.encouragements")
     parts = [
-        str(c["discreet_opening"] if discreet else c["open_opening"]).strip(),
-        str(pool[encouragement_index(enc_seed, enc_position, len(pool))]).strip(),
+        _opening(lang, discreet),
+        pool[encouragement_index(enc_seed, enc_position, len(pool))],
     ]
     if counter_days is not None:
         parts.append(
             milestone(lang, counter_days)
-            or "📅 " + _s(lang, "counter_status", days=days_text(lang, counter_days))
+            or "📅 " + lang.t("checkins.screens.counter_status", days=days_text(lang, counter_days))
         )
-    parts.append(f"<b>{html.escape(str(c['question']).strip())}</b>")
+    parts.append(f"<b>{lang.t('checkins.question')}</b>")
     rows = [
-        [_b(lang, "okay", CB_OKAY), _b(lang, "struggling", CB_STRUGGLING)],
-        [_b(lang, "help_now", CB_HELP_NOW)],
-        [_b(lang, "pause", CB_MSG_PAUSE), _b(lang, "change_time", CB_MSG_TIME)],
-        [_b(lang, "stop", CB_MSG_STOP)],
+        [_b(lang, "okay", cb.CK_OKAY), _b(lang, "struggling", cb.CK_STRUGGLING)],
+        [_b(lang, "help_now", cb.CK_HELP_NOW)],
+        [_b(lang, "pause", cb.CK_MSG_PAUSE), _b(lang, "change_time", cb.CK_MSG_TIME)],
+        [_b(lang, "stop", cb.CK_MSG_STOP)],
     ]
     return Screen("\n\n".join(parts), InlineKeyboardMarkup(rows))
 
 
 def answer_okay(lang: Language) -> Screen:
-    text = f"{lang.checkins['answers']['okay'].strip()}\n\n{_s(lang, 'okay_more')}"
+    okay_more = lang.t("checkins.screens.okay_more")
+    text = f"{lang.t('checkins.answers.okay')}\n\n{okay_more}"
     return Screen(text, InlineKeyboardMarkup(nav_rows(lang, None)))
 
 
@@ -410,7 +379,7 @@ def answer_struggling(lang: Language) -> Screen:
     row = [_b(lang, key, CB_PAGE + page) for key, page in pages if page in lang.pages]
     rows = [row] if row else []
     rows.extend(nav_rows(lang, None))
-    return Screen(lang.checkins["answers"]["struggling"].strip(), InlineKeyboardMarkup(rows))
+    return Screen(lang.t("checkins.answers.struggling"), InlineKeyboardMarkup(rows))
 
 
 # --- day counter ---------------------------------------------------------------------------------
@@ -418,28 +387,27 @@ def answer_struggling(lang: Language) -> Screen:
 
 def counter(lang: Language, settings: CheckinSettings | None, today: date) -> Screen:
     """The day counter: set it up, or see it, hide it, start again after a slip, remove it."""
-    back = nav_rows(lang, CB_STATUS)
+    back = nav_rows(lang, cb.CK_STATUS)
     if settings is None or settings.counter_start is None:
         rows = [
             [
-                _b(lang, "counter_today", CB_COUNTER_AGO + "0"),
-                _b(lang, "counter_yesterday", CB_COUNTER_AGO + "1"),
+                _b(lang, "counter_today", cb.CK_COUNTER_AGO + "0"),
+                _b(lang, "counter_yesterday", cb.CK_COUNTER_AGO + "1"),
             ],
-            [_b(lang, "counter_type", CB_COUNTER_TYPE)],
+            [_b(lang, "counter_type", cb.CK_COUNTER_TYPE)],
             *back,
         ]
-        return Screen(_s(lang, "counter_intro"), InlineKeyboardMarkup(rows))
+        return Screen(lang.t("checkins.screens.counter_intro"), InlineKeyboardMarkup(rows))
     if not settings.counter_shown:
         rows = [
-            [_b(lang, "counter_show", CB_COUNTER_SHOW)],
-            [_b(lang, "counter_remove", CB_COUNTER_REMOVE)],
+            [_b(lang, "counter_show", cb.CK_COUNTER_SHOW)],
+            [_b(lang, "counter_remove", cb.CK_COUNTER_REMOVE)],
             *back,
         ]
-        return Screen(_s(lang, "counter_hidden"), InlineKeyboardMarkup(rows))
+        return Screen(lang.t("checkins.screens.counter_hidden"), InlineKeyboardMarkup(rows))
     days = (today - settings.counter_start).days
-    text = _s(
-        lang,
-        "counter_shown",
+    text = lang.t(
+        "checkins.screens.counter_shown",
         days=days_text(lang, days),
         start=_date_text(lang, settings.counter_start, today),
     )
@@ -447,11 +415,11 @@ def counter(lang: Language, settings: CheckinSettings | None, today: date) -> Sc
     if reached:
         text = f"{reached}\n\n{text}"
     rows = [
-        [_b(lang, "counter_hide", CB_COUNTER_HIDE)],
-        [_b(lang, "counter_slip", CB_COUNTER_SLIP)],
+        [_b(lang, "counter_hide", cb.CK_COUNTER_HIDE)],
+        [_b(lang, "counter_slip", cb.CK_COUNTER_SLIP)],
         [
-            _b(lang, "counter_change", CB_COUNTER_TYPE),
-            _b(lang, "counter_remove", CB_COUNTER_REMOVE),
+            _b(lang, "counter_change", cb.CK_COUNTER_TYPE),
+            _b(lang, "counter_remove", cb.CK_COUNTER_REMOVE),
         ],
         *back,
     ]
@@ -460,71 +428,78 @@ def counter(lang: Language, settings: CheckinSettings | None, today: date) -> Sc
 
 def counter_type(lang: Language, *, notice_key: str | None = None, typed: str = "") -> Screen:
     """Ask for a start date (again, with an example, after a date that could not be read)."""
-    text = _s(lang, notice_key, typed=echo(typed)) if notice_key else _s(lang, "counter_type")
+    text = (
+        lang.t("checkins.screens." + notice_key, typed=echo(typed))
+        if notice_key
+        else lang.t("checkins.screens.counter_type")
+    )
     rows = [
         [
-            _b(lang, "counter_today", CB_COUNTER_AGO + "0"),
-            _b(lang, "counter_yesterday", CB_COUNTER_AGO + "1"),
+            _b(lang, "counter_today", cb.CK_COUNTER_AGO + "0"),
+            _b(lang, "counter_yesterday", cb.CK_COUNTER_AGO + "1"),
         ],
-        *nav_rows(lang, CB_COUNTER),
+        *nav_rows(lang, cb.CK_COUNTER),
     ]
     return Screen(text, InlineKeyboardMarkup(rows))
 
 
 def counter_slip_ask(lang: Language) -> Screen:
     rows = [
-        [_b(lang, "counter_slip_yes", CB_COUNTER_SLIP_YES)],
-        [_b(lang, "counter_slip_no", CB_COUNTER)],
+        [_b(lang, "counter_slip_yes", cb.CK_COUNTER_SLIP_YES)],
+        [_b(lang, "counter_slip_no", cb.CK_COUNTER)],
         help_row(lang),
     ]
-    return Screen(_s(lang, "counter_slip_ask"), InlineKeyboardMarkup(rows))
+    return Screen(lang.t("checkins.screens.counter_slip_ask"), InlineKeyboardMarkup(rows))
 
 
 def counter_slip_done(lang: Language) -> Screen:
     """After a slip: no shame, the counter starts again, and support is one tap away."""
     rows = [
         [_b(lang, "coping", CB_PAGE + "coping")] if "coping" in lang.pages else [],
-        [_b(lang, "counter", CB_COUNTER)],
+        [_b(lang, "counter", cb.CK_COUNTER)],
         *nav_rows(lang, None),
     ]
-    return Screen(lang.checkins["slip"].strip(), InlineKeyboardMarkup([r for r in rows if r]))
+    return Screen(lang.t("checkins.slip"), InlineKeyboardMarkup([r for r in rows if r]))
 
 
 def counter_removed(lang: Language) -> Screen:
-    rows = [[_b(lang, "counter", CB_COUNTER)], *nav_rows(lang, CB_STATUS)]
-    return Screen(_s(lang, "counter_removed"), InlineKeyboardMarkup(rows))
+    rows = [[_b(lang, "counter", cb.CK_COUNTER)], *nav_rows(lang, cb.CK_STATUS)]
+    return Screen(lang.t("checkins.screens.counter_removed"), InlineKeyboardMarkup(rows))
 
 
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_DAY_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]+)(?:\s+(\d{4}))?")
-_MONTH_DAY = re.compile(r"([a-z]+)\s+(\d{1,2})(?:st|nd|rd|th)?(?:\s+(\d{4}))?")
+_DAY_MONTH = re.compile(r"(\d{1,2})\s+([^\W\d_]+)(?:\s+(\d{4}))?")
+_MONTH_DAY = re.compile(r"([^\W\d_]+)\s+(\d{1,2})(?:\s+(\d{4}))?")
 
 
-def parse_date(text: str, lang: Language, today: date) -> date | None:
+def parse_date(text: str, rules: LanguageRules, today: date) -> date | None:
     """Read a typed start date: '3 March', 'March 3rd, 2024', '2024-03-03', 'today',
-    'yesterday'. Without a year, the most recent such date up to ``today``. None if unreadable
-    or impossible (the caller checks that it is not in the future)."""
-    cleaned = " ".join(unicodedata.normalize("NFKC", text).casefold().replace(",", " ").split())
-    cleaned = cleaned.replace(".", " ").strip()
+    'yesterday' ('3 de marzo', 'hoy' in Spanish): the words, ordinal endings and fillers come
+    from the language's ``rules.yaml``. Without a year, the most recent such date up to
+    ``today``. None if unreadable or impossible (the caller checks that it is not in the
+    future)."""
+    cleaned = " ".join(fold(text).replace(",", " ").replace(".", " ").split())
     if not cleaned or len(cleaned) > _MAX_ECHO:
         return None
-    words = lang.checkins.get("date_words") or {}
-    if cleaned in (words.get("today") or ()):
+    if cleaned in rules.today_words:
         return today
-    if cleaned in (words.get("yesterday") or ()):
+    if cleaned in rules.yesterday_words:
         return today - timedelta(days=1)
-    months = {
-        name: index + 1
-        for index, names in enumerate(lang.checkins.get("month_names") or ())
-        for name in names
-    }
+    words = [w for w in cleaned.split() if w not in rules.date_fillers]
+    for index, word in enumerate(words):  # "3rd" -> "3"
+        for suffix in rules.ordinal_suffixes:
+            stem = word.removesuffix(suffix)
+            if stem != word and stem.isdigit():
+                words[index] = stem
+                break
+    cleaned = " ".join(words)
     try:
         if match := _ISO_DATE.fullmatch(cleaned):
             return date(int(match[1]), int(match[2]), int(match[3]))
         for pattern, day_group, month_group in ((_DAY_MONTH, 1, 2), (_MONTH_DAY, 2, 1)):
             match = pattern.fullmatch(cleaned)
-            if match and match[month_group] in months:
-                day, month = int(match[day_group]), months[match[month_group]]
+            if match and match[month_group] in rules.months:
+                day, month = int(match[day_group]), rules.months[match[month_group]]
                 if match[3]:
                     return date(int(match[3]), month, day)
                 found = _on_or_before(today, month, day)

@@ -32,12 +32,14 @@ import math
 import re
 import unicodedata
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from bot.language_rules import LanguageRules, fold
 
 __all__ = [
     "ZoneLookup",
@@ -64,39 +66,55 @@ _TIME_PATTERNS: tuple[re.Pattern[str], ...] = (
     # "8", "20", "8pm", "8 am", "20h"
     re.compile(rf"(?P<hour>[0-9]{{1,2}})h?{_AMPM}"),
 )
-_TIME_WORDS: dict[str, time] = {
-    "noon": time(12, 0),
-    "12 noon": time(12, 0),
-    "midday": time(12, 0),
-    "midnight": time(0, 0),
-    "12 midnight": time(0, 0),
-}
 
 
-def parse_time(text: str) -> time | None:
+def parse_time(text: str, rules: LanguageRules | None = None) -> time | None:
     """Parse a user-typed local time of day; return ``None`` when it is not a valid time.
 
     Accepts 24-hour ("20:30", "8:30", "0830", "830", "8.30", "8h30", "8 30", "20") and
-    12-hour forms ("8:30pm", "8pm", "8 30 am", "8.30 p.m."), plus "noon"/"midday" and
-    "midnight". A leading "at" is ignored and full-width digits are normalised. With am/pm
-    the hour must be 1-12; minutes, when given, must be two digits ("8:5" is rejected as
-    ambiguous). "24:00" is rejected: the day's midnight is "00:00".
+    12-hour forms ("8:30pm", "8pm", "8 30 am", "8.30 p.m."), in every language. What differs
+    by language is data in ``rules`` (``content/<lang>/rules.yaml``): words that are a time
+    ("noon", "mediodía"), words before a time ("at", "a las") and phrases after the hour that
+    say the half of the day ("in the evening", "de la noche"). Full-width digits are
+    normalised and accents are optional. With am/pm the hour must be 1-12; minutes, when
+    given, must be two digits ("8:5" is rejected as ambiguous). "24:00" is rejected: the
+    day's midnight is "00:00".
     """
     if not isinstance(text, str):
         return None
-    cleaned = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    rules = rules or LanguageRules()
+    cleaned = " ".join(fold(text).split())
     if len(cleaned) > _MAX_TIME_INPUT:
         return None
-    cleaned = cleaned.removeprefix("at ").strip()
-    if cleaned in _TIME_WORDS:
-        return _TIME_WORDS[cleaned]
+    for prefix in rules.time_prefixes:
+        if cleaned.startswith(prefix + " "):
+            cleaned = cleaned.removeprefix(prefix).strip()
+            break
+    if cleaned in rules.time_words:
+        return rules.time_words[cleaned]
+    half: str | None = None
+    for phrase in sorted(rules.time_suffixes, key=len, reverse=True):
+        if cleaned.endswith(" " + phrase) or (cleaned.endswith(phrase) and cleaned[:1].isdigit()):
+            half = rules.time_suffixes[phrase]
+            cleaned = cleaned.removesuffix(phrase).strip()
+            break
     for pattern in _TIME_PATTERNS:
         match = pattern.fullmatch(cleaned)
         if match is not None:
             minute_text = match.groupdict().get("minute")
-            return _build_time(
-                int(match["hour"]), int(minute_text) if minute_text else 0, match["ampm"]
-            )
+            ampm = match["ampm"]
+            if half is not None and ampm is not None:
+                return None  # "8pm in the morning"
+            hour, minute = int(match["hour"]), int(minute_text) if minute_text else 0
+            if half == "night":
+                if hour == 12:
+                    return _build_time(12, minute, "a")
+                if 6 <= hour <= 11:
+                    return _build_time(hour, minute, "p")
+                return None
+            if half is not None:
+                ampm = half[0]
+            return _build_time(hour, minute, ampm)
     return None
 
 
@@ -339,15 +357,16 @@ def _exact(index: _ZoneIndex, key: str) -> ZoneLookup | None:
     return None
 
 
-def find_zone(query: str) -> ZoneLookup:
+def find_zone(query: str, cities: Mapping[str, str] | None = None) -> ZoneLookup:
     """Resolve what a user typed to an IANA time zone, or suggest a few.
 
     Accepts IANA names in any case ("europe/berlin"), including legacy names such as
     "US/Eastern" when typed in full, and city names: the last component of a zone name
     with spaces for underscores and accents ignored ("new york", "Sao Paulo", "st johns"),
     plus old city names kept as tzdata links ("Calcutta" → Asia/Kolkata). "London, UK" is
-    read as "London". Otherwise ``zone`` is ``None`` and ``suggestions`` lists up to five
-    close canonical zones (city-prefix matches first, then :mod:`difflib` matches); legacy names are
+    read as "London". ``cities`` maps city names in the person's language
+    (``content/<lang>/rules.yaml``: "nueva york") to zones. Otherwise ``zone`` is ``None``
+    and ``suggestions`` lists up to five close canonical zones (city-prefix matches first, then :mod:`difflib` matches); legacy names are
     never suggested.
     """
     if not isinstance(query, str) or len(query) > _MAX_ZONE_INPUT:
@@ -355,6 +374,10 @@ def find_zone(query: str) -> ZoneLookup:
     key = _normalise(query)
     if not key:
         return ZoneLookup(None)
+    aliases = {_normalise(name): zone for name, zone in (cities or {}).items()}
+    for typed in (key, _normalise(query.split(",", 1)[0])):
+        if typed in aliases:  # a city's name in the person's language
+            return ZoneLookup(aliases[typed])
     index = _zone_index()
     found = _exact(index, key)
     if found is not None:

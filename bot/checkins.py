@@ -34,7 +34,7 @@ from bot import checkin_screens
 from bot.checkin_time import local_date_of
 from bot.delivery import BULK, Outcome, deliver
 from bot.screens import Screen
-from bot.services import KEY, Services
+from bot.services import Services, services_of
 from bot.storage.checkins import DueCheckin, first_due
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ def _message(svc: Services, item: DueCheckin, now: datetime) -> Screen:
 async def _tick_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     """The repeating job: one tick at a time per process (a long tick makes the next ones
     return at once; the rows they would have found are handled by the running one)."""
-    svc: Services = context.bot_data[KEY]
+    svc = services_of(context.application)
     if svc.storage is None or svc.extras.get(_RUNNING):
         return
     svc.extras[_RUNNING] = True
@@ -230,7 +230,7 @@ async def _tick_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def start_checkins(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register the one repeating check-in job (call from ``post_init``)."""
-    svc: Services = application.bot_data[KEY]
+    svc = services_of(application)
     job_queue = application.job_queue
     if job_queue is None:
         raise RuntimeError("check-ins need python-telegram-bot's job queue (the job-queue extra)")

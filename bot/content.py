@@ -1,10 +1,16 @@
 """Content: loading, validating and looking up everything in ``content/``.
 
 ``content/<lang>/guide.yaml`` (guide pages), ``ui.yaml`` (the bot's own words), ``checkins.yaml``,
-``admin.yaml`` and ``crisis.yaml`` (crisis phrases, compiled by :mod:`bot.crisis`) are per
-language; ``content/hotlines.yaml`` holds the hotline data with a source and a checked date for
-every entry. :func:`load_content` validates all of it and raises
-:class:`ContentError` listing each problem with its file, so bad content never goes live.
+``admin.yaml``, ``rules.yaml`` (how people type in that language, :mod:`bot.language_rules`) and
+``crisis.yaml`` (crisis phrases, compiled by :mod:`bot.crisis`) are per language;
+``content/hotlines.yaml`` holds the hotline data with a source and a checked date for every
+entry, its texts in every language. :func:`load_content` validates all of it and raises
+:class:`ContentError` listing each problem with its file, so bad content never goes live. Every
+language must have every file, key, page, button and list entry the default language has, and
+nothing more: a new language is a folder of files, and startup names exactly what it lacks.
+
+Each :class:`Language` carries its words (:class:`bot.i18n.Texts`, the one text API), its guide
+pages and its own view of the hotline data, resolved in that language.
 """
 
 from __future__ import annotations
@@ -19,9 +25,13 @@ from typing import Any
 import yaml
 
 from bot.crisis import CrisisDetector
+from bot.i18n import AREAS, Texts
+from bot.language_rules import LanguageRules, load_rules
 from bot.telegram_html import MAX_MESSAGE, html_problems, visible_length
 
 DEFAULT_LANGUAGE = "en"
+LANGUAGE_FILES = ("ui", "guide", "checkins", "admin", "rules", "crisis")
+"""Every language folder has exactly these files (``<name>.yaml``)."""
 MENU = "menu"
 SPECIAL_TARGETS = {"@helpnow", "@country", "@checkins"}
 PAGE_ID_RE = re.compile(r"^[a-z0-9_]{1,40}$")
@@ -128,6 +138,7 @@ class Contact:
     type: str
     value: str
     keyword: str | None = None
+    press: str | None = None  # the option to choose after calling ("call 988, then press 2")
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,7 @@ class Service:
     unconfirmed: str | None
     source: str
     checked: date
+    only_languages: tuple[str, ...] = ()  # shown only to people using one of these
 
 
 @dataclass(frozen=True)
@@ -163,21 +175,33 @@ class Country:
 
 @dataclass(frozen=True)
 class Language:
+    """One language: its words (``t``), guide, crisis phrases and hotlines in its words."""
+
     code: str
-    ui: dict[str, Any]
+    texts: Texts
     menu: tuple[str, ...]
     pages: dict[str, Page]
-    checkins: dict[str, Any] = field(default_factory=dict)
-    admin: dict[str, Any] = field(default_factory=dict)
     crisis: CrisisDetector | None = None  # every loaded language has one (validated)
+    countries: dict[str, Country] = field(default_factory=dict)
+    international: Country | None = None
+    no_country: tuple[str, ...] = ()  # countries Help now lists when none is chosen
 
-    def text(self, key: str, **values: Any) -> str:
-        """A UI string, with ``{placeholders}`` filled (values must already be HTML-safe)."""
-        template = str(self.ui[key])
-        return template.format(**values) if values else template
+    @property
+    def name(self) -> str:
+        """The language's own name ('English', 'Español')."""
+        return self.texts.t("ui.language_name")
 
-    def button(self, key: str) -> str:
-        return str(self.ui["buttons"][key])
+    @property
+    def rules(self) -> LanguageRules:
+        return self.texts.rules
+
+    def t(self, key: str, **values: Any) -> str:
+        """The text at ``"<area>.<key>"``, values escaped (see :meth:`bot.i18n.Texts.t`)."""
+        return self.texts.t(key, **values)
+
+    def country(self, code: str | None) -> Country | None:
+        """A country's hotlines, in this language."""
+        return self.countries.get(code or "")
 
 
 @dataclass(frozen=True)
@@ -192,8 +216,9 @@ class Content:
         return self.languages.get(code or DEFAULT_LANGUAGE) or self.languages[DEFAULT_LANGUAGE]
 
     def pick_language(self, telegram_code: str | None) -> str:
-        """The best available language for a Telegram ``language_code`` like 'en-GB'."""
-        base = (telegram_code or "").split("-")[0].lower()
+        """The best available language for a Telegram ``language_code`` like 'en-GB' or
+        'es-419'; anything the bot does not speak gets the default language."""
+        base = (telegram_code or "").replace("_", "-").split("-")[0].lower()
         return base if base in self.languages else DEFAULT_LANGUAGE
 
     def country(self, code: str | None) -> Country | None:
@@ -219,18 +244,174 @@ def _digits(value: str) -> str:
 def load_content(directory: Path) -> Content:
     """Load and validate ``directory``; raise :class:`ContentError` listing every problem."""
     problems: list[str] = []
-    countries, international = _load_hotlines(directory / "hotlines.yaml", problems)
-    languages: dict[str, Language] = {}
     lang_dirs = sorted(p for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
-    for lang_dir in lang_dirs:
-        language = _load_language(lang_dir, problems)
-        if language is not None:
-            languages[language.code] = language
-    if DEFAULT_LANGUAGE not in languages:
+    codes = [d.name for d in lang_dirs]
+    hotlines = _read_yaml(directory / "hotlines.yaml", problems)
+    if DEFAULT_LANGUAGE not in codes:
         problems.append(f"{directory}: the default language '{DEFAULT_LANGUAGE}' is missing")
-    if problems or international is None:
+        raise ContentError(problems)
+    # The default language first: every other one falls back to it and is compared with it.
+    lang_dirs.sort(key=lambda d: d.name != DEFAULT_LANGUAGE)
+    languages: dict[str, Language] = {}
+    default: _Raw | None = None
+    for lang_dir in lang_dirs:
+        raw = _load_language(lang_dir, problems, codes, hotlines, default)
+        if raw is None:
+            continue
+        if raw.language.code == DEFAULT_LANGUAGE:
+            default = raw
+        languages[raw.language.code] = raw.language
+    base = languages.get(DEFAULT_LANGUAGE)
+    if problems or base is None or base.international is None:
         raise ContentError(problems or [f"{directory}/hotlines.yaml: no international entry"])
-    return Content(directory, languages, countries, international)
+    return Content(directory, languages, base.countries, base.international)
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A loaded language and the raw files it came from (to compare other languages with)."""
+
+    language: Language
+    files: dict[str, Any]
+
+
+def _load_language(
+    lang_dir: Path,
+    problems: list[str],
+    codes: list[str],
+    hotlines: dict[str, Any] | None,
+    default: _Raw | None,
+) -> _Raw | None:
+    code = lang_dir.name
+    files: dict[str, Any] = {}
+    for name in LANGUAGE_FILES:
+        if name == "crisis":
+            continue  # compiled by the crisis detector, which reads it itself
+        data = _read_yaml(lang_dir / f"{name}.yaml", problems)
+        if data is not None:
+            files[name] = data
+    for name in ("ui", "checkins", "admin"):
+        if name in files:
+            _check_strings(str(lang_dir / f"{name}.yaml"), files[name], problems)
+    crisis = None
+    try:
+        crisis = _crisis_detector(lang_dir / "crisis.yaml")
+        _check_html(f"{lang_dir / 'crisis.yaml'}: 'reply'", crisis.reply, problems)
+    except ValueError as exc:  # a language without crisis phrases must not go live
+        problems.append(str(exc).replace("\n", " "))
+    if len(files) < len(LANGUAGE_FILES) - 1:
+        return None  # a missing file is reported; the rest cannot be checked without it
+    ui_path = lang_dir / "ui.yaml"
+    _validate_ui(ui_path, files["ui"], problems)
+    if default is not None:
+        for name in ("ui", "checkins", "admin"):
+            _compare(lang_dir / f"{name}.yaml", files[name], default.files[name], problems)
+    rules = load_rules(files["rules"], str(lang_dir / "rules.yaml"), problems)
+    texts = Texts(
+        code,
+        {area: files[area] for area in AREAS},
+        rules,
+        default.language.texts if default is not None else None,
+    )
+    guide_path = lang_dir / "guide.yaml"
+    pages, menu = _load_pages(guide_path, files["guide"], problems)
+    if default is not None:
+        _compare_guide(guide_path, pages, menu, default.language, problems)
+    countries: dict[str, Country] = {}
+    international = None
+    no_country: tuple[str, ...] = ()
+    if hotlines is not None:
+        # Problems of the hotline data are reported once, while reading the default language.
+        where = problems if default is None else []
+        countries, international, no_country = _load_hotlines(
+            lang_dir.parent / "hotlines.yaml", hotlines, code, codes, where
+        )
+    language = Language(
+        code=code,
+        texts=texts,
+        menu=menu,
+        pages=pages,
+        crisis=crisis,
+        countries=countries,
+        international=international,
+        no_country=no_country,
+    )
+    return _Raw(language, files)
+
+
+def _shape(value: Any, prefix: str = "") -> dict[str, str]:
+    """Every key path of a nested structure and what is there ('text', 'list of 30', ...)."""
+    shape: dict[str, str] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            shape.update(_shape(item, f"{prefix}{key}."))
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        shape[prefix.rstrip(".")] = f"a list of {len(value)}"
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            shape.update(_shape(item, f"{prefix}{index}."))
+    else:
+        shape[prefix.rstrip(".")] = "a text"
+    return shape
+
+
+def _placeholders(value: Any) -> set[str]:
+    return set(re.findall(r"\{(\w+)\}", value)) if isinstance(value, str) else set()
+
+
+def _compare(path: Path, own: Any, base: Any, problems: list[str]) -> None:
+    """``own`` must have exactly the keys, list lengths and placeholders of ``base``."""
+    mine, theirs = _shape(own), _shape(base)
+    for key in sorted(theirs.keys() - mine.keys()):
+        problems.append(f"{path}: missing '{key}' ({theirs[key]} in {DEFAULT_LANGUAGE})")
+    for key in sorted(mine.keys() - theirs.keys()):
+        problems.append(f"{path}: '{key}' is not in {DEFAULT_LANGUAGE} (remove it or add it there)")
+    for key in sorted(mine.keys() & theirs.keys()):
+        if mine[key] != theirs[key]:
+            problems.append(f"{path}: '{key}' is {mine[key]}, {theirs[key]} in {DEFAULT_LANGUAGE}")
+    flat_own, flat_base = _flatten(own), _flatten(base)
+    for key in sorted(flat_own.keys() & flat_base.keys()):
+        a, b = _placeholders(flat_own[key]), _placeholders(flat_base[key])
+        if a != b:
+            problems.append(
+                f"{path}: '{key}' has placeholders {sorted(a)}, {sorted(b)} in {DEFAULT_LANGUAGE}"
+            )
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}{key}."))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            flat.update(_flatten(item, f"{prefix}{index}."))
+    else:
+        flat[prefix.rstrip(".")] = value
+    return flat
+
+
+def _compare_guide(
+    path: Path,
+    pages: dict[str, Page],
+    menu: tuple[str, ...],
+    base: Language,
+    problems: list[str],
+) -> None:
+    """The same pages, menu and links as the default language's guide."""
+    for page_id in sorted(base.pages.keys() - pages.keys()):
+        problems.append(f"{path}: missing page '{page_id}' (in {DEFAULT_LANGUAGE})")
+    for page_id in sorted(pages.keys() - base.pages.keys()):
+        problems.append(f"{path}: page '{page_id}' is not in {DEFAULT_LANGUAGE}")
+    if menu != base.menu:
+        problems.append(f"{path}: 'menu' differs from {DEFAULT_LANGUAGE}'s")
+    for page_id in sorted(pages.keys() & base.pages.keys()):
+        mine, theirs = pages[page_id], base.pages[page_id]
+        if (mine.parent, mine.children, mine.next) != (theirs.parent, theirs.children, theirs.next):
+            problems.append(
+                f"{path}: page '{page_id}' links differently (parent, children, next) "
+                f"from {DEFAULT_LANGUAGE}"
+            )
 
 
 def _read_yaml(path: Path, problems: list[str]) -> dict[str, Any] | None:
@@ -253,29 +434,6 @@ def _check_html(where: str, text: str, problems: list[str], limit: int = MAX_MES
         problems.append(f"{where}: {problem}")
     if visible_length(text) > limit:
         problems.append(f"{where}: text is {visible_length(text)} characters (limit {limit})")
-
-
-def _load_language(lang_dir: Path, problems: list[str]) -> Language | None:
-    code = lang_dir.name
-    ui_path, guide_path = lang_dir / "ui.yaml", lang_dir / "guide.yaml"
-    ui = _read_yaml(ui_path, problems)
-    guide = _read_yaml(guide_path, problems)
-    optional = {}
-    for name in ("checkins", "admin"):
-        path = lang_dir / f"{name}.yaml"
-        optional[name] = (_read_yaml(path, problems) if path.exists() else None) or {}
-        _check_strings(str(path), optional[name], problems)
-    crisis = None
-    try:
-        crisis = _crisis_detector(lang_dir / "crisis.yaml")
-        _check_html(f"{lang_dir / 'crisis.yaml'}: 'reply'", crisis.reply, problems)
-    except ValueError as exc:  # a language without crisis phrases must not go live
-        problems.append(str(exc).replace("\n", " "))
-    if ui is None or guide is None:
-        return None
-    _validate_ui(ui_path, ui, problems)
-    pages, menu = _load_pages(guide_path, guide, problems)
-    return Language(code=code, ui=ui, menu=menu, pages=pages, crisis=crisis, **optional)
 
 
 def _crisis_detector(path: Path) -> CrisisDetector:
@@ -389,25 +547,62 @@ def _reachable(menu: tuple[str, ...], pages: dict[str, Page]) -> set[str]:
     return seen
 
 
-def _load_hotlines(path: Path, problems: list[str]) -> tuple[dict[str, Country], Country | None]:
-    data = _read_yaml(path, problems)
-    if data is None:
-        return {}, None
+def _text(raw: Any, code: str, codes: list[str], where: str, problems: list[str]) -> str | None:
+    """A hotline text in language ``code``: a plain string is the same in every language; a
+    mapping ``{en: ..., es: ...}`` must have every language the bot speaks."""
+    if raw is None:
+        return None
+    if isinstance(raw, dict):
+        for missing in sorted(set(codes) - {str(k) for k in raw}):
+            problems.append(f"{where}: no '{missing}' text")
+        for extra in sorted({str(k) for k in raw} - set(codes)):
+            problems.append(f"{where}: text for '{extra}', a language the bot does not have")
+        found = raw.get(code, raw.get(DEFAULT_LANGUAGE))
+        return None if found is None else str(found).strip()
+    return str(raw).strip()
+
+
+class _Reader:
+    """Reads the hotline data in one language, reporting problems once."""
+
+    def __init__(self, path: Path, code: str, codes: list[str], problems: list[str]) -> None:
+        self.path, self.code, self.codes, self.problems = path, code, codes, problems
+
+    def text(self, raw: Any, where: str) -> str | None:
+        return _text(raw, self.code, self.codes, where, self.problems)
+
+
+def _load_hotlines(
+    path: Path, data: dict[str, Any], code: str, codes: list[str], problems: list[str]
+) -> tuple[dict[str, Country], Country | None, tuple[str, ...]]:
+    reader = _Reader(path, code, codes, problems)
     countries: dict[str, Country] = {}
-    for code, raw in (data.get("countries") or {}).items():
-        country = _load_country(path, str(code), raw, problems)
+    for country_code, raw in (data.get("countries") or {}).items():
+        country = _load_country(reader, str(country_code), raw)
         if country is not None:
             countries[country.code] = country
     international = None
     if isinstance(data.get("international"), dict):
-        international = _load_country(path, "international", data["international"], problems)
+        international = _load_country(reader, "international", data["international"])
     else:
         problems.append(f"{path}: 'international' entry is missing")
-    return countries, international
+    no_country = tuple(countries)
+    listed = data.get("no_country")
+    if listed is not None:
+        if not isinstance(listed, dict) or not all(isinstance(v, list) for v in listed.values()):
+            problems.append(f"{path}: 'no_country' must map each language to a list of countries")
+        else:
+            for missing in sorted(set(codes) - set(listed)):
+                problems.append(f"{path}: 'no_country' has no list for '{missing}'")
+            no_country = tuple(str(c) for c in listed.get(code) or ())
+            for unknown in [c for c in no_country if c not in countries]:
+                problems.append(f"{path}: 'no_country' lists '{unknown}', which is not a country")
+    return countries, international, no_country
 
 
-def _load_country(path: Path, code: str, raw: Any, problems: list[str]) -> Country | None:
-    where = f"{path}: {code}"
+def _load_country(reader: _Reader, code: str, raw: Any) -> Country | None:
+    problems = reader.problems
+    where = f"{reader.path}: {code}"
     if not isinstance(raw, dict):
         problems.append(f"{where}: expected a mapping")
         return None
@@ -415,15 +610,17 @@ def _load_country(path: Path, code: str, raw: Any, problems: list[str]) -> Count
         problems.append(f"{where}: country code must be two capital letters")
     services: list[Service] = []
     for index, svc in enumerate(raw.get("services") or []):
-        service = _load_service(f"{where} service {index + 1}", svc, problems)
-        if service is not None:
+        service = _load_service(reader, f"{where} service {index + 1}", svc)
+        if service is not None and (
+            not service.only_languages or reader.code in service.only_languages
+        ):
             services.append(service)
-    if not services:
+    if not services and not raw.get("services"):
         problems.append(f"{where}: no services")
     emergency = raw.get("emergency")
     if code != "international" and not emergency:
         problems.append(f"{where}: 'emergency' number is missing")
-    name = str(raw.get("name") or "").strip()
+    name = reader.text(raw.get("name"), f"{where}: name") or ""
     if not name:
         problems.append(f"{where}: 'name' is missing")
     return Country(
@@ -431,17 +628,18 @@ def _load_country(path: Path, code: str, raw: Any, problems: list[str]) -> Count
         name=name,
         flag=str(raw.get("flag") or ""),
         emergency=str(emergency) if emergency else None,
-        emergency_note=raw.get("emergency_note"),
+        emergency_note=reader.text(raw.get("emergency_note"), f"{where}: emergency_note"),
         timezones=tuple(raw.get("timezones") or ()),
         services=tuple(services),
     )
 
 
-def _load_service(where: str, raw: Any, problems: list[str]) -> Service | None:
+def _load_service(reader: _Reader, where: str, raw: Any) -> Service | None:
+    problems = reader.problems
     if not isinstance(raw, dict):
         problems.append(f"{where}: expected a mapping")
         return None
-    name = str(raw.get("name") or "").strip()
+    name = reader.text(raw.get("name"), f"{where}: name") or ""
     where = f"{where} ({name or 'no name'})"
     ok = True
     if not name:
@@ -463,6 +661,10 @@ def _load_service(where: str, raw: Any, problems: list[str]) -> Service | None:
     if not isinstance(checked, date):
         problems.append(f"{where}: 'checked' must be a date like 2026-11-27")
         ok = False
+    only = raw.get("only_languages") or []
+    if not isinstance(only, list) or not set(map(str, only)) <= set(reader.codes):
+        problems.append(f"{where}: 'only_languages' must list languages the bot has")
+        only = []
     contacts: list[Contact] = []
     for contact in raw.get("contacts") or []:
         if (
@@ -475,8 +677,16 @@ def _load_service(where: str, raw: Any, problems: list[str]) -> Service | None:
             )
             ok = False
             continue
+        press = contact.get("press")
+        if press is not None and contact["type"] != "call":
+            problems.append(f"{where}: 'press' is only for call contacts")
         contacts.append(
-            Contact(str(contact["type"]), str(contact["value"]), contact.get("keyword"))
+            Contact(
+                str(contact["type"]),
+                str(contact["value"]),
+                reader.text(contact.get("keyword"), f"{where}: keyword"),
+                str(press) if press is not None else None,
+            )
         )
     if not contacts:
         problems.append(f"{where}: no contacts")
@@ -487,14 +697,15 @@ def _load_service(where: str, raw: Any, problems: list[str]) -> Service | None:
     return Service(
         name=name,
         kind=str(raw["kind"]),
-        about=str(raw.get("about") or ""),
+        about=reader.text(raw.get("about"), f"{where}: about") or "",
         contacts=tuple(contacts),
-        hours=raw.get("hours"),
+        hours=reader.text(raw.get("hours"), f"{where}: hours"),
         free=bool(raw.get("free")),
         confidential=bool(raw.get("confidential")),
-        languages=raw.get("languages"),
-        note=raw.get("note"),
-        unconfirmed=raw.get("unconfirmed"),
+        languages=reader.text(raw.get("languages"), f"{where}: languages"),
+        note=reader.text(raw.get("note"), f"{where}: note"),
+        unconfirmed=reader.text(raw.get("unconfirmed"), f"{where}: unconfirmed"),
         source=source,
         checked=checked,
+        only_languages=tuple(str(c) for c in only),
     )

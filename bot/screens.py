@@ -1,7 +1,7 @@
 """Screens: the text and inline keyboard of every screen the bot shows, built from content.
 
 Pure functions of (content, language, user settings): no Telegram calls, no database. Handlers
-pick a screen and send or edit it. ``callback_data`` values are defined here in one place.
+pick a screen and send or edit it. ``callback_data`` values are in :mod:`bot.callbacks`.
 """
 
 from __future__ import annotations
@@ -12,23 +12,24 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.callbacks import (
+    CB_CHECKINS,
+    CB_COUNTRY,
+    CB_COUNTRY_PICK,
+    CB_DELETE_ASK,
+    CB_DELETE_NO,
+    CB_DELETE_YES,
+    CB_HELP,
+    CB_LANGUAGE,
+    CB_LANGUAGE_PICK,
+    CB_MENU,
+    CB_PAGE,
+    CB_PRIVACY,
+    CB_SETTINGS,
+    CB_STORED,
+)
 from bot.content import MENU, Content, Country, Language, Page, Service
-
-# callback_data. Keep each under 64 bytes.
-CB_MENU = "menu"
-CB_HELP = "help"
-CB_PAGE = "p:"  # + page id
-CB_SETTINGS = "set"
-CB_COUNTRY_PICK = "set:country"
-CB_COUNTRY = "set:c:"  # + country code, or "-" for none
-CB_LANGUAGE_PICK = "set:language"
-CB_LANGUAGE = "set:l:"  # + language code
-CB_PRIVACY = "priv"
-CB_STORED = "priv:stored"
-CB_DELETE_ASK = "del:ask"
-CB_DELETE_YES = "del:yes"
-CB_DELETE_NO = "del:no"
-CB_CHECKINS = "ck"
+from bot.i18n import Html
 
 SPECIAL_CALLBACKS = {"@helpnow": CB_HELP, "@country": CB_COUNTRY_PICK, "@checkins": CB_CHECKINS}
 HELP_FIRST_KINDS = ("crisis",)
@@ -52,15 +53,15 @@ def _button(label: str, data: str) -> InlineKeyboardButton:
 
 
 def help_row(lang: Language) -> list[InlineKeyboardButton]:
-    return [_button(lang.button("help_now"), CB_HELP)]
+    return [_button(lang.t("ui.buttons.help_now"), CB_HELP)]
 
 
 def nav_rows(lang: Language, back: str | None) -> list[list[InlineKeyboardButton]]:
     """The rows every screen ends with: Back (when there is somewhere to go), Main menu, Help."""
     row = []
     if back is not None:
-        row.append(_button(lang.button("back"), back))
-    row.append(_button(lang.button("main_menu"), CB_MENU))
+        row.append(_button(lang.t("ui.buttons.back"), back))
+    row.append(_button(lang.t("ui.buttons.main_menu"), CB_MENU))
     return [row, help_row(lang)]
 
 
@@ -71,11 +72,11 @@ def main_menu(lang: Language, *, greeting: bool = False) -> Screen:
         rows.append([_button(p.title, CB_PAGE + p.id) for p in titles[i : i + 2]])
     rows.append(
         [
-            _button(lang.button("checkins"), CB_CHECKINS),
-            _button(lang.button("settings"), CB_SETTINGS),
+            _button(lang.t("ui.buttons.checkins"), CB_CHECKINS),
+            _button(lang.t("ui.buttons.settings"), CB_SETTINGS),
         ]
     )
-    return Screen(lang.text("welcome" if greeting else "menu"), InlineKeyboardMarkup(rows))
+    return Screen(lang.t("ui.welcome" if greeting else "ui.menu"), InlineKeyboardMarkup(rows))
 
 
 def page(lang: Language, page_id: str) -> Screen | None:
@@ -87,16 +88,16 @@ def page(lang: Language, page_id: str) -> Screen | None:
     for child in current.children:
         if child in SPECIAL_CALLBACKS:
             label = {
-                "@helpnow": lang.button("help_now"),
-                "@country": lang.button("set_country"),
-                "@checkins": lang.button("checkins"),
+                "@helpnow": lang.t("ui.buttons.help_now"),
+                "@country": lang.t("ui.buttons.set_country"),
+                "@checkins": lang.t("ui.buttons.checkins"),
             }[child]
             if child != "@helpnow":  # Help now is on every page already
                 rows.append([_button(label, SPECIAL_CALLBACKS[child])])
         else:
             rows.append([_button(lang.pages[child].title, CB_PAGE + child)])
     if current.next:
-        rows.append([_button(lang.button("next"), CB_PAGE + current.next)])
+        rows.append([_button(lang.t("ui.buttons.next"), CB_PAGE + current.next)])
     back = CB_MENU if current.parent == MENU else CB_PAGE + current.parent
     rows.extend(nav_rows(lang, back if current.parent != MENU else None))
     return Screen(current.text, InlineKeyboardMarkup(rows))
@@ -107,7 +108,7 @@ def page(lang: Language, page_id: str) -> Screen | None:
 
 def _contact_line(lang: Language, service: Service) -> str:
     """'call or text <b>988</b>, chat 988lifeline.org': contacts grouped for reading aloud."""
-    joiner = f" {lang.text('contact_or')} "
+    joiner = f" {lang.t('ui.contact_or')} "
     groups: list[tuple[list[str], list[str]]] = []  # (verbs, values)
     for contact in service.contacts:
         value = html.escape(contact.value)
@@ -115,14 +116,19 @@ def _contact_line(lang: Language, service: Service) -> str:
             shown = html.escape(contact.value.removeprefix("https://").removeprefix("http://"))
             href = f"mailto:{value}" if contact.type == "email" else value
             verb, shown_value = (
-                lang.text("contact_" + contact.type),
+                lang.t("ui.contact_" + contact.type),
                 f'<a href="{href}">{shown}</a>',
             )
         elif contact.type == "text" and contact.keyword:
-            verb = lang.text("contact_text_keyword", keyword=html.escape(contact.keyword))
+            verb = lang.t("ui.contact_text_keyword", keyword=contact.keyword)
             shown_value = f"<b>{value}</b>"
+        elif contact.type == "call" and contact.press:
+            verb = lang.t("ui.contact_call")
+            shown_value = lang.t(
+                "ui.contact_press", number=Html(f"<b>{value}</b>"), option=contact.press
+            )
         else:
-            verb, shown_value = lang.text("contact_" + contact.type), f"<b>{value}</b>"
+            verb, shown_value = lang.t("ui.contact_" + contact.type), f"<b>{value}</b>"
         if groups and groups[-1][1] == [shown_value] and verb not in groups[-1][0]:
             groups[-1][0].append(verb)  # "call or text 988"
         elif groups and groups[-1][0] == [verb]:
@@ -138,9 +144,9 @@ def _service_block(lang: Language, service: Service) -> str:
     if service.hours:
         facts.append(html.escape(service.hours))
     if service.free:
-        facts.append(lang.text("service_free"))
+        facts.append(lang.t("ui.service_free"))
     if service.confidential:
-        facts.append(lang.text("service_confidential"))
+        facts.append(lang.t("ui.service_confidential"))
     if service.unconfirmed:
         facts.append(html.escape(service.unconfirmed))
     detail = " · ".join(facts)
@@ -153,16 +159,16 @@ def _service_block(lang: Language, service: Service) -> str:
     return "\n".join(lines)
 
 
-def help_now(content: Content, lang: Language, country: Country | None) -> Screen:
+def help_now(lang: Language, country: Country | None) -> Screen:
     """The Help now answer: emergency first, then the country's lines, then what to do now."""
-    blocks = [lang.text("helpnow_title")]
+    blocks = [lang.t("ui.helpnow_title")]
     if country is not None and country.emergency:
         emergency = f"{country.emergency}"
         if country.emergency_note:
-            emergency += f" ({html.escape(country.emergency_note)})"
-        blocks.append(lang.text("helpnow_emergency", emergency=html.escape(emergency)).strip())
+            emergency += f" ({country.emergency_note})"
+        blocks.append(lang.t("ui.helpnow_emergency", emergency=emergency))
     else:
-        blocks.append(lang.text("helpnow_emergency_unknown").strip())
+        blocks.append(lang.t("ui.helpnow_emergency_unknown"))
 
     if country is not None:
         crisis = [s for s in country.services if s.kind in HELP_FIRST_KINDS]
@@ -175,29 +181,27 @@ def help_now(content: Content, lang: Language, country: Country | None) -> Scree
         ):
             if services:
                 blocks.append(
-                    "\n".join([lang.text(key), *(_service_block(lang, s) for s in services)])
+                    "\n".join([lang.t("ui." + key), *(_service_block(lang, s) for s in services)])
                 )
     else:
-        lines = [lang.text("helpnow_main_countries")]
-        for c in content.countries.values():
+        lines = [lang.t("ui.helpnow_main_countries")]
+        for c in (lang.countries[code] for code in lang.no_country):
             first = next((s for s in c.services if s.kind == "crisis"), c.services[0])
             lines.append(
                 f"{c.flag} {html.escape(c.name)}: {html.escape(first.name)}, "
                 f"{_contact_line(lang, first)}"
             )
         blocks.append("\n".join(lines))
-        blocks.append(lang.text("helpnow_find_more").strip())
-    blocks.append(lang.text("helpnow_what_happens").strip())
-    blocks.append(lang.text("helpnow_right_now").strip())
+        blocks.append(lang.t("ui.helpnow_find_more"))
+    blocks.append(lang.t("ui.helpnow_what_happens"))
+    blocks.append(lang.t("ui.helpnow_right_now"))
 
     rows: list[list[InlineKeyboardButton]] = []
     coping = _coping_page(lang)
     if coping:
-        rows.append([_button(lang.button("coping"), CB_PAGE + coping)])
-    rows.append(
-        [_button(lang.button("change_country" if country else "set_country"), CB_COUNTRY_PICK)]
-    )
-    rows.append([_button(lang.button("main_menu"), CB_MENU)])
+        rows.append([_button(lang.t("ui.buttons.coping"), CB_PAGE + coping)])
+    rows.append([_button(_country_button(lang, country is not None), CB_COUNTRY_PICK)])
+    rows.append([_button(lang.t("ui.buttons.main_menu"), CB_MENU)])
     return Screen("\n\n".join(blocks), InlineKeyboardMarkup(rows))
 
 
@@ -211,50 +215,51 @@ def _coping_page(lang: Language) -> str | None:
 # --- Settings and privacy -------------------------------------------------------------------
 
 
-def settings(content: Content, lang: Language, country_code: str | None) -> Screen:
-    country = content.country(country_code)
-    shown = html.escape(country.label) if country else lang.text("settings_no_country")
+def _country_button(lang: Language, has_country: bool) -> str:
+    return lang.t("ui.buttons.change_country" if has_country else "ui.buttons.set_country")
+
+
+def settings(lang: Language, country_code: str | None) -> Screen:
+    country = lang.country(country_code)
+    shown = Html(html.escape(country.label)) if country else Html(lang.t("ui.settings_no_country"))
     rows = [
-        [_button(lang.button("change_country" if country else "set_country"), CB_COUNTRY_PICK)],
-        [_button(lang.button("language"), CB_LANGUAGE_PICK)],
+        [_button(_country_button(lang, country is not None), CB_COUNTRY_PICK)],
+        [_button(lang.t("ui.buttons.language"), CB_LANGUAGE_PICK)],
         [
-            _button(lang.button("what_stored"), CB_STORED),
-            _button(lang.button("privacy"), CB_PRIVACY),
+            _button(lang.t("ui.buttons.what_stored"), CB_STORED),
+            _button(lang.t("ui.buttons.privacy"), CB_PRIVACY),
         ],
-        [_button(lang.button("delete"), CB_DELETE_ASK)],
+        [_button(lang.t("ui.buttons.delete"), CB_DELETE_ASK)],
         *nav_rows(lang, None),
     ]
-    text = lang.text("settings", country=shown, language=html.escape(str(lang.ui["language_name"])))
+    text = lang.t("ui.settings", country=shown, language=lang.name)
     return Screen(text, InlineKeyboardMarkup(rows))
 
 
-def country_picker(content: Content, lang: Language) -> Screen:
-    countries = list(content.countries.values())
+def country_picker(lang: Language) -> Screen:
+    countries = list(lang.countries.values())
     rows = [
         [_button(c.label, CB_COUNTRY + c.code) for c in countries[i : i + 2]]
         for i in range(0, len(countries), 2)
     ]
-    rows.append([_button(lang.button("no_country"), CB_COUNTRY + "-")])
+    rows.append([_button(lang.t("ui.buttons.no_country"), CB_COUNTRY + "-")])
     rows.extend(nav_rows(lang, CB_SETTINGS))
-    return Screen(lang.text("country_prompt"), InlineKeyboardMarkup(rows))
+    return Screen(lang.t("ui.country_prompt"), InlineKeyboardMarkup(rows))
 
 
 def language_picker(content: Content, lang: Language) -> Screen:
-    rows = [
-        [_button(str(other.ui["language_name"]), CB_LANGUAGE + code)]
-        for code, other in content.languages.items()
-    ]
+    rows = [[_button(other.name, CB_LANGUAGE + code)] for code, other in content.languages.items()]
     rows.extend(nav_rows(lang, CB_SETTINGS))
-    return Screen(lang.text("language_prompt"), InlineKeyboardMarkup(rows))
+    return Screen(lang.t("ui.language_prompt"), InlineKeyboardMarkup(rows))
 
 
 def privacy(lang: Language) -> Screen:
     rows = [
-        [_button(lang.button("what_stored"), CB_STORED)],
-        [_button(lang.button("delete"), CB_DELETE_ASK)],
+        [_button(lang.t("ui.buttons.what_stored"), CB_STORED)],
+        [_button(lang.t("ui.buttons.delete"), CB_DELETE_ASK)],
         *nav_rows(lang, CB_SETTINGS),
     ]
-    return Screen(lang.text("privacy"), InlineKeyboardMarkup(rows))
+    return Screen(lang.t("ui.privacy"), InlineKeyboardMarkup(rows))
 
 
 STORED_ROWS_SHOWN = 3  # per table; older rows are counted, not listed
@@ -263,7 +268,7 @@ STORED_ROWS_SHOWN = 3  # per table; older rows are counted, not listed
 def stored_data(lang: Language, rows_by_table: dict[str, list[dict[str, Any]]]) -> Screen:
     """Every stored row, exactly as stored: a table's latest few in full, the rest counted, so
     the screen stays one message however long someone has used the bot."""
-    lines = [lang.text("what_stored_title")]
+    lines = [lang.t("ui.what_stored_title")]
     any_rows = False
     for table, rows in rows_by_table.items():
         for row in rows[-STORED_ROWS_SHOWN:]:
@@ -276,22 +281,22 @@ def stored_data(lang: Language, rows_by_table: dict[str, list[dict[str, Any]]]) 
             )
         if len(rows) > STORED_ROWS_SHOWN:
             more = len(rows) - STORED_ROWS_SHOWN
-            lines.append(lang.text("what_stored_more", count=more, table=html.escape(table)))
+            lines.append(lang.t("ui.what_stored_more", count=more, table=table))
     if not any_rows:
-        lines.append(lang.text("what_stored_empty"))
-    keyboard = [[_button(lang.button("delete"), CB_DELETE_ASK)], *nav_rows(lang, CB_SETTINGS)]
+        lines.append(lang.t("ui.what_stored_empty"))
+    keyboard = [[_button(lang.t("ui.buttons.delete"), CB_DELETE_ASK)], *nav_rows(lang, CB_SETTINGS)]
     return Screen("\n".join(lines), InlineKeyboardMarkup(keyboard))
 
 
 def delete_ask(lang: Language) -> Screen:
     rows = [
-        [_button(lang.button("delete_confirm"), CB_DELETE_YES)],
-        [_button(lang.button("delete_cancel"), CB_DELETE_NO)],
+        [_button(lang.t("ui.buttons.delete_confirm"), CB_DELETE_YES)],
+        [_button(lang.t("ui.buttons.delete_cancel"), CB_DELETE_NO)],
         help_row(lang),
     ]
-    return Screen(lang.text("delete_ask"), InlineKeyboardMarkup(rows))
+    return Screen(lang.t("ui.delete_ask"), InlineKeyboardMarkup(rows))
 
 
 def with_menu(lang: Language, notice_key: str) -> Screen:
     """A short notice followed by the main menu's buttons (the answer to anything unexpected)."""
-    return main_menu(lang).after(lang.text(notice_key))
+    return main_menu(lang).after(lang.t("ui." + notice_key))

@@ -20,7 +20,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot import screens
+from bot import callbacks as cb
+from bot.services import services_of
 from handlers import (
     activity,
     admin,
@@ -43,8 +44,14 @@ def _exact(data: str) -> str:
     return f"^{data}$"
 
 
-def register(application: Application) -> None:
-    """Register every handler, in order."""
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Register every handler and text flow, in order."""
+    # Text flows: what a person's next text message is for, once a screen asked for it.
+    flows = text.Flows(
+        {**checkins.flows(), admin.FLOW: admin.draft_text},
+        continue_after_crisis={admin.FLOW},  # a broadcast about crisis lines must be writable
+    )
+    services_of(application).flows = flows
     application.add_handler(
         MessageHandler(
             filters.COMMAND & ~filters.Regex(r"^/(helpnow|sos)(@\w+)?\b"),
@@ -57,7 +64,7 @@ def register(application: Application) -> None:
     application.add_handler(
         MessageHandler(
             (filters.TEXT | filters.CAPTION) & ~filters.UpdateType.CHANNEL_POSTS,
-            crisis.crisis_gate,
+            crisis.gate(flows),
         ),
         group=-1,
     )
@@ -69,7 +76,7 @@ def register(application: Application) -> None:
         MessageHandler(filters.UpdateType.CHANNEL_POSTS, fallback.ignore),
         # Help now first, in every kind of chat.
         CommandHandler(["helpnow", "sos"], helpnow.send_help_now),
-        CallbackQueryHandler(helpnow.help_now_button, pattern=_exact(screens.CB_HELP)),
+        CallbackQueryHandler(helpnow.help_now_button, pattern=_exact(cb.CB_HELP)),
         # Group chats: nothing else is answered there beyond a pointer to the private chat.
         MessageHandler(NOT_PRIVATE & ~filters.StatusUpdate.ALL, group.private_only),
         MessageHandler(filters.StatusUpdate.ALL, fallback.ignore),
@@ -83,24 +90,24 @@ def register(application: Application) -> None:
         CommandHandler("privacy", privacy.privacy, filters=PRIVATE),
         CommandHandler("delete", privacy.delete_ask, filters=PRIVATE),
         # Buttons.
-        CallbackQueryHandler(menu.menu, pattern=_exact(screens.CB_MENU)),
-        CallbackQueryHandler(menu.open_page, pattern=f"^{screens.CB_PAGE}"),
-        CallbackQueryHandler(settings.settings_command, pattern=_exact(screens.CB_SETTINGS)),
-        CallbackQueryHandler(settings.pick_country, pattern=_exact(screens.CB_COUNTRY_PICK)),
-        CallbackQueryHandler(settings.set_country, pattern=f"^{screens.CB_COUNTRY}"),
-        CallbackQueryHandler(settings.pick_language, pattern=_exact(screens.CB_LANGUAGE_PICK)),
-        CallbackQueryHandler(settings.set_language, pattern=f"^{screens.CB_LANGUAGE}"),
-        CallbackQueryHandler(privacy.privacy, pattern=_exact(screens.CB_PRIVACY)),
-        CallbackQueryHandler(privacy.stored_data, pattern=_exact(screens.CB_STORED)),
-        CallbackQueryHandler(privacy.delete_ask, pattern=_exact(screens.CB_DELETE_ASK)),
-        CallbackQueryHandler(privacy.delete_confirmed, pattern=_exact(screens.CB_DELETE_YES)),
-        CallbackQueryHandler(privacy.delete_cancelled, pattern=_exact(screens.CB_DELETE_NO)),
+        CallbackQueryHandler(menu.menu, pattern=_exact(cb.CB_MENU)),
+        CallbackQueryHandler(menu.open_page, pattern=f"^{cb.CB_PAGE}"),
+        CallbackQueryHandler(settings.settings_command, pattern=_exact(cb.CB_SETTINGS)),
+        CallbackQueryHandler(settings.pick_country, pattern=_exact(cb.CB_COUNTRY_PICK)),
+        CallbackQueryHandler(settings.set_country, pattern=f"^{cb.CB_COUNTRY}"),
+        CallbackQueryHandler(settings.pick_language, pattern=_exact(cb.CB_LANGUAGE_PICK)),
+        CallbackQueryHandler(settings.set_language, pattern=f"^{cb.CB_LANGUAGE}"),
+        CallbackQueryHandler(privacy.privacy, pattern=_exact(cb.CB_PRIVACY)),
+        CallbackQueryHandler(privacy.stored_data, pattern=_exact(cb.CB_STORED)),
+        CallbackQueryHandler(privacy.delete_ask, pattern=_exact(cb.CB_DELETE_ASK)),
+        CallbackQueryHandler(privacy.delete_confirmed, pattern=_exact(cb.CB_DELETE_YES)),
+        CallbackQueryHandler(privacy.delete_cancelled, pattern=_exact(cb.CB_DELETE_NO)),
         # Check-ins (issue 3): handlers go here.
         *checkins.handlers(),
         # Admin (issue 4): handlers go here; non-admins fall through to the fallbacks below.
         *admin.handlers(application),
         # Free text: one entry point (flows, then the friendly fallback).
-        MessageHandler(filters.TEXT & ~filters.COMMAND, text.on_text),
+        MessageHandler(filters.TEXT & ~filters.COMMAND, flows.on_text),
         # Fallbacks: unknown commands, anything else, stale buttons.
         MessageHandler(filters.COMMAND, fallback.unknown_command),
         MessageHandler(filters.ALL, fallback.media),

@@ -9,64 +9,63 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from bot import screens
-from bot.services import services
-from handlers.respond import answer_query, language, show
+from bot.context import BotContext
+from handlers.respond import answer_query, show
 
 log = logging.getLogger(__name__)
 
 
-async def free_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def free_text(update: Update, context: BotContext) -> None:
     """Text that no flow is waiting for."""
-    await show(update, context, screens.with_menu(await language(update, context), "fallback_text"))
+    await show(update, context, screens.with_menu(await context.language(), "fallback_text"))
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: BotContext) -> None:
     """A command the bot does not have."""
     await show(
-        update, context, screens.with_menu(await language(update, context), "fallback_command")
+        update, context, screens.with_menu(await context.language(), "fallback_command")
     )
 
 
-async def media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def media(update: Update, context: BotContext) -> None:
     """Stickers, photos, voice, files, locations and anything else that is not text."""
     await show(
-        update, context, screens.with_menu(await language(update, context), "fallback_media")
+        update, context, screens.with_menu(await context.language(), "fallback_media")
     )
 
 
-async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def edited(update: Update, context: BotContext) -> None:
     """An edited message: the bot reads new messages only, and says so."""
     await show(
-        update, context, screens.with_menu(await language(update, context), "fallback_edited")
+        update, context, screens.with_menu(await context.language(), "fallback_edited")
     )
 
 
-async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stale_button(update: Update, context: BotContext) -> None:
     """A button whose data the bot does not know (old or forged): show the menu."""
-    lang = await language(update, context)
-    await answer_query(update, lang.text("fallback_stale_toast"))
+    lang = await context.language()
+    await answer_query(update, lang.t("ui.fallback_stale_toast"))
     await show(update, context, screens.with_menu(lang, "fallback_stale"))
 
 
-async def ignore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ignore(update: Update, context: BotContext) -> None:
     """Updates that need no answer (channel posts, member changes)."""
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """Log the error (redacted, without message text) and still give the person a way out."""
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("error while handling update %s", update_id, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
-        lang = services(context).content.lang(None)
+        lang = await context.language()  # never fails; the person's own language if known
         await answer_query(update)
         await context.bot.send_message(
             update.effective_chat.id,
-            lang.text("fallback_error"),
+            lang.t("ui.fallback_error"),
             reply_markup=screens.main_menu(lang).keyboard,
         )
     except Exception:

@@ -3,47 +3,46 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from bot import screens
-from bot.services import services
-from handlers.respond import answer_query, language, show
+from bot.context import BotContext
+from handlers.respond import answer_query, show
 
 
-async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def privacy(update: Update, context: BotContext) -> None:
     """Explain in plain words what is stored and why."""
     await answer_query(update)
-    await show(update, context, screens.privacy(await language(update, context)))
+    await show(update, context, screens.privacy(await context.language()))
 
 
-async def stored_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stored_data(update: Update, context: BotContext) -> None:
     """Show every stored row about the person, exactly as stored."""
     assert update.effective_user is not None
     await answer_query(update)
-    rows = await services(context).db.rows_about(update.effective_user.id)
-    await show(update, context, screens.stored_data(await language(update, context), rows))
+    rows = await context.db.rows_about(update.effective_user.id)
+    await show(update, context, screens.stored_data(await context.language(), rows))
 
 
-async def delete_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def delete_ask(update: Update, context: BotContext) -> None:
     """Ask for confirmation before deleting."""
     await answer_query(update)
-    await show(update, context, screens.delete_ask(await language(update, context)))
+    await show(update, context, screens.delete_ask(await context.language()))
 
 
-async def delete_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def delete_confirmed(update: Update, context: BotContext) -> None:
     """Delete every row about the person and say so."""
     assert update.effective_user is not None
     await answer_query(update)
-    lang = await language(update, context)
-    await services(context).db.delete_user(update.effective_user.id)
+    lang = await context.language()
+    await context.db.delete_user(update.effective_user.id)
     if context.user_data is not None:
         context.user_data.clear()
     await show(update, context, screens.with_menu(lang, "delete_done"))
 
 
-async def delete_cancelled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def delete_cancelled(update: Update, context: BotContext) -> None:
     """Keep everything."""
     await answer_query(update)
     await show(
-        update, context, screens.with_menu(await language(update, context), "delete_cancelled")
+        update, context, screens.with_menu(await context.language(), "delete_cancelled")
     )

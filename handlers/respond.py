@@ -1,7 +1,4 @@
-"""Replying: show a screen by editing the pressed message in place, or by sending a new one.
-
-Also the per-update lookups every handler needs: the person's language and stored settings.
-"""
+"""Replying: show a screen by editing the pressed message in place, or by sending a new one."""
 
 from __future__ import annotations
 
@@ -9,40 +6,24 @@ import logging
 
 from telegram import Message, Update
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
-from bot.content import Language
+from bot.context import BotContext
 from bot.screens import Screen
-from bot.services import services
-from bot.storage import UserRecord
 
 log = logging.getLogger(__name__)
 
 
-async def user_record(update: Update, context: ContextTypes.DEFAULT_TYPE) -> UserRecord | None:
-    """The stored settings of the person behind ``update`` (None if nothing is stored)."""
-    user = update.effective_user
-    if user is None:
-        return None
-    return await services(context).db.get_user(user.id)
-
-
-async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Language:
-    """The language to answer in: the stored choice, else the Telegram app's language."""
-    svc = services(context)
-    record = await user_record(update, context)
-    if record is not None:
-        return svc.content.lang(record.language)
-    user = update.effective_user
-    return svc.content.lang(svc.content.pick_language(user.language_code if user else None))
-
-
 async def show(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, screen: Screen, *, edit: bool = True
+    update: Update, context: BotContext, screen: Screen, *, edit: bool = True
 ) -> Message | None:
-    """Show ``screen``: edit the message whose button was pressed, else send a new message."""
+    """Show ``screen``: edit the message whose button was pressed, else send a new message.
+
+    Pressing a button whose screen is already shown changes nothing and sends nothing."""
     query = update.callback_query
     if edit and query is not None and isinstance(query.message, Message):
+        message = query.message
+        if message.text_html == screen.text and message.reply_markup == screen.keyboard:
+            return None  # a second press of a stale button: Telegram would reject the edit
         try:
             result = await query.edit_message_text(screen.text, reply_markup=screen.keyboard)
             return result if isinstance(result, Message) else None

@@ -11,6 +11,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from bot.checkin_time import (
     ZoneLookup,
@@ -21,6 +22,13 @@ from bot.checkin_time import (
     parse_time,
     scheduled_on,
     zone_label,
+)
+from bot.config import DEFAULT_CONTENT_DIR
+from bot.language_rules import load_rules
+
+# English typing rules ("noon", "at 7:15") come from content, as for every language.
+EN = load_rules(
+    yaml.safe_load((DEFAULT_CONTENT_DIR / "en" / "rules.yaml").read_text("utf-8")), "en", []
 )
 
 # --------------------------------------------------------------------------------------------
@@ -68,7 +76,7 @@ from bot.checkin_time import (
     ],
 )
 def test_parse_time_accepts(text: str, expected: time) -> None:
-    assert parse_time(text) == expected
+    assert parse_time(text, EN) == expected
 
 
 @pytest.mark.parametrize(
@@ -98,7 +106,7 @@ def test_parse_time_accepts(text: str, expected: time) -> None:
     ],
 )
 def test_parse_time_rejects(text: str) -> None:
-    assert parse_time(text) is None
+    assert parse_time(text, EN) is None
 
 
 @pytest.mark.parametrize(
@@ -111,9 +119,9 @@ def test_format_time(value: time, expected: str) -> None:
 
 @pytest.mark.parametrize("text", ["08:30", "8pm", "noon", "midnight", "12:15am", "2359"])
 def test_format_parse_round_trip(text: str) -> None:
-    parsed = parse_time(text)
+    parsed = parse_time(text, EN)
     assert parsed is not None
-    assert parse_time(format_time(parsed)) == parsed
+    assert parse_time(format_time(parsed), EN) == parsed
 
 
 # --------------------------------------------------------------------------------------------

@@ -259,7 +259,7 @@ async def test_the_checkin_message_and_its_answers(user: SimUser, app: Any) -> N
     [message] = checkin_messages(user)
     lines = (message.text or "").split("\n")
     assert lines[0] == DISCREET  # safe on a lock screen
-    pool = svc(app).content.lang("en").checkins["encouragements"]
+    pool = svc(app).content.lang("en").texts.items("checkins.encouragements")
     assert any(e.strip() in (message.text or "") for e in pool)
     assert set(message.buttons) >= {
         "🙂 Doing okay",
@@ -509,8 +509,8 @@ def all_checkin_screens(app: Any) -> list[Any]:
         cs.time_again(lang),
         cs.hour_picker(lang),
         *(cs.minute_picker(lang, hour) for hour in range(24)),
-        cs.zone_chooser(content, lang, local, None, NOW),
-        *(cs.zone_chooser(content, lang, local, c, NOW) for c in content.countries.values()),
+        cs.zone_chooser(lang, local, None, NOW),
+        *(cs.zone_chooser(lang, local, c, NOW) for c in lang.countries.values()),
         cs.zone_suggestions(lang, local, "<Sidney>", find_zone("Sidney").suggestions, NOW),
         cs.zone_suggestions(lang, local, "Atlantis & Co", (), NOW),
         cs.confirmed(lang, settings(), NOW),

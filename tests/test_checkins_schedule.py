@@ -166,7 +166,7 @@ async def test_encouragements_do_not_repeat_until_the_pool_is_used_up(svc: Servi
     start = utc(2026, 1, 1, 5)  # 10:30 in Kolkata
     rec = Recorder(now=start)
     await subscribe(svc, 7, "10:30", "Asia/Kolkata", start)
-    pool = [e.strip() for e in CONTENT.lang("en").checkins["encouragements"]]
+    pool = CONTENT.lang("en").texts.items("checkins.encouragements")
     now = start
     for _ in range(2 * len(pool) + 5):
         now += timedelta(days=1)

@@ -30,9 +30,9 @@ def all_bot_texts(content: Content) -> list[tuple[str, str]]:
     for code, lang in content.languages.items():
         texts += [(f"{code} page {p.id}", p.text) for p in lang.pages.values()]
         texts += [(f"{code} page title {p.id}", p.title) for p in lang.pages.values()]
-        texts += [(f"{code} ui {k}", v) for k, v in lang.ui.items() if isinstance(v, str)]
-        texts += [(f"{code} button {k}", v) for k, v in lang.ui["buttons"].items()]
-        texts += list(_strings(f"{code} checkins", lang.checkins))
+        texts += [(f"{code} ui {k}", v) for k, v in lang.texts.area("ui").items() if isinstance(v, str)]
+        texts += [(f"{code} button {k}", v) for k, v in lang.texts.area("ui")["buttons"].items()]
+        texts += list(_strings(f"{code} checkins", lang.texts.area("checkins")))
     return texts
 
 
@@ -56,9 +56,9 @@ def test_every_screen_is_valid_telegram_html_within_limits(content: Content) -> 
     for code, lang in content.languages.items():
         rendered = [screens.main_menu(lang), screens.main_menu(lang, greeting=True)]
         rendered += [screens.page(lang, p) for p in lang.pages]  # type: ignore[misc]
-        rendered += [screens.help_now(content, lang, c) for c in content.countries.values()]
-        rendered += [screens.help_now(content, lang, None)]
-        rendered += [screens.settings(content, lang, None), screens.privacy(lang)]
+        rendered += [screens.help_now(lang, c) for c in lang.countries.values()]
+        rendered += [screens.help_now(lang, None)]
+        rendered += [screens.settings(lang, None), screens.privacy(lang)]
         for screen in rendered:
             assert screen is not None
             assert html_problems(screen.text) == [], (code, screen.text[:80])
@@ -105,7 +105,7 @@ def test_every_hotline_has_a_source_and_a_checked_date(content: Content) -> None
 def test_help_now_lists_every_service_of_the_country(content: Content) -> None:
     lang = content.lang("en")
     for country in content.countries.values():
-        text = visible_text(screens.help_now(content, lang, country).text)
+        text = visible_text(screens.help_now(lang, country).text)
         assert f"call {country.emergency}" in text
         for service in country.services:
             assert service.name in text
@@ -115,7 +115,7 @@ def test_help_now_lists_every_service_of_the_country(content: Content) -> None:
 
 def test_help_now_orders_emergency_then_crisis_then_drug_lines(content: Content) -> None:
     lang = content.lang("en")
-    text = visible_text(screens.help_now(content, lang, content.countries["US"]).text)
+    text = visible_text(screens.help_now(lang, lang.countries["US"]).text)
     positions = [text.index(s) for s in ("911", "988", "1-800-662-4357", "Breathe")]
     assert positions == sorted(positions)
 

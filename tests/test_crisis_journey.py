@@ -63,7 +63,7 @@ def in_flow(user: SimUser, app: Any, monkeypatch: pytest.MonkeyPatch) -> list[st
         seen.append(update.effective_message.text)
         await update.effective_message.reply_text("flow got it")
 
-    monkeypatch.setitem(text_flows.FLOWS, "test_flow", fake_flow)
+    monkeypatch.setitem(app.bot_data["services"].flows.table, "test_flow", fake_flow)
     app.user_data[user.user_id][text_flows.AWAITING] = "test_flow"
     return seen
 

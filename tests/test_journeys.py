@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot import screens
-from bot.services import services
+from bot.services import services_of
 from tests.fakebot import FakeTelegram, SimUser
 from tests.test_storage import user_id_rows
 
@@ -214,13 +214,6 @@ async def test_delete_can_be_cancelled(user: SimUser, app: Any) -> None:
     assert "Nothing was deleted" in (user.screen.text or "")
     record = await services_of(app).db.get_user(user.user_id)
     assert record is not None and record.country == "IE"
-
-
-def services_of(app: Any) -> Any:
-    class Ctx:
-        bot_data = app.bot_data
-
-    return services(Ctx())  # type: ignore[arg-type]
 
 
 async def test_no_name_or_message_text_is_stored(user: SimUser, settings: Any) -> None:

@@ -119,6 +119,11 @@ class Storage(checkins.CheckinsStore, broadcasts.BroadcastsStore, StorageBase):
                 (user_id, language, today, today),
             )
 
+    async def seen(self, user_id: int, language: str) -> UserRecord | None:
+        """Record that a person used the bot today and return their record."""
+        await self.touch_user(user_id, language)
+        return await self.get_user(user_id)
+
     async def get_user(self, user_id: int) -> UserRecord | None:
         async with self._db.execute(
             "SELECT user_id, language, country, created_on, last_active_on, blocked_at "
