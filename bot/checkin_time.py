@@ -366,8 +366,8 @@ def find_zone(query: str, cities: Mapping[str, str] | None = None) -> ZoneLookup
     plus old city names kept as tzdata links ("Calcutta" → Asia/Kolkata). "London, UK" is
     read as "London". ``cities`` maps city names in the person's language
     (``content/<lang>/rules.yaml``: "nueva york") to zones. Otherwise ``zone`` is ``None``
-    and ``suggestions`` lists up to five close canonical zones (city-prefix matches first, then :mod:`difflib` matches); legacy names are
-    never suggested.
+    and ``suggestions`` lists up to five close canonical zones (city-prefix matches first,
+    then :mod:`difflib` matches); legacy names are never suggested.
     """
     if not isinstance(query, str) or len(query) > _MAX_ZONE_INPUT:
         return ZoneLookup(None)

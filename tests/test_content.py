@@ -30,8 +30,9 @@ def all_bot_texts(content: Content) -> list[tuple[str, str]]:
     for code, lang in content.languages.items():
         texts += [(f"{code} page {p.id}", p.text) for p in lang.pages.values()]
         texts += [(f"{code} page title {p.id}", p.title) for p in lang.pages.values()]
-        texts += [(f"{code} ui {k}", v) for k, v in lang.texts.area("ui").items() if isinstance(v, str)]
-        texts += [(f"{code} button {k}", v) for k, v in lang.texts.area("ui")["buttons"].items()]
+        ui = lang.texts.area("ui")
+        texts += [(f"{code} ui {k}", v) for k, v in ui.items() if isinstance(v, str)]
+        texts += [(f"{code} button {k}", v) for k, v in ui["buttons"].items()]
         texts += list(_strings(f"{code} checkins", lang.texts.area("checkins")))
     return texts
 
