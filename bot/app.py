@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.content import DEFAULT_LANGUAGE, load_content
 from bot.delivery import PriorityRateLimiter
 from bot.services import KEY, Services
-from bot.storage import Storage
+from bot.storage import open_storage
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ async def _post_init(application: Application) -> None:
     """Open the database and tell Telegram the command list."""
     svc: Services = application.bot_data[KEY]
     if svc.storage is None:
-        svc.storage = await Storage.open(svc.settings.database_path)
+        svc.storage = await open_storage(svc.settings)
     for code in svc.content.languages:
         lang = svc.content.lang(code)
         language_code = None if code == DEFAULT_LANGUAGE else code

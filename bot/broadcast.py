@@ -57,8 +57,7 @@ from telegram.ext import Application, ContextTypes
 from bot.content import DEFAULT_LANGUAGE, Content
 from bot.delivery import BULK, Aborted, deliver
 from bot.services import KEY, Services
-from bot.storage import Storage
-from bot.storage.broadcasts import (
+from bot.storage import (
     ALL,
     CHECKINS,
     COUNTRY_PREFIX,
@@ -67,6 +66,7 @@ from bot.storage.broadcasts import (
     STOPPED,
     Broadcast,
     Outcome,
+    Storage,
 )
 
 log = logging.getLogger(__name__)

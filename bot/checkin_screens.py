@@ -22,7 +22,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.checkin_time import format_time, zone_label
 from bot.content import Content, Country, Language
 from bot.screens import CB_CHECKINS, CB_PAGE, Screen, help_row, nav_rows
-from bot.storage.checkins import CheckinSettings
+from bot.storage import CheckinSettings
 
 # callback_data ("ck" is the Check-ins button of the main menu and the guide).
 CB_STATUS = CB_CHECKINS

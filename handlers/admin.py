@@ -41,7 +41,7 @@ from bot.broadcast import (
 from bot.content import ContentError, load_content
 from bot.screens import Screen
 from bot.services import KEY, Services, services
-from bot.storage.broadcasts import ALL, CHECKINS, COUNTRY_PREFIX, LANG_PREFIX
+from bot.storage import ALL, CHECKINS, COUNTRY_PREFIX, LANG_PREFIX
 from handlers import fallback
 from handlers.respond import answer_query, show
 from handlers.text import AWAITING, CONTINUE_AFTER_CRISIS, FLOWS, expect_text, stop_expecting

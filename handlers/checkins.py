@@ -1,7 +1,7 @@
 """Check-ins: /checkin, the Check-ins button, every ``ck`` button, and the typed-time, typed-zone
 and typed-date flows.
 
-Handlers are thin: read the update, change the stored settings (``bot/storage/checkins.py``),
+Handlers are thin: read the update, change the stored settings (``bot/checkins.py``),
 show a screen from ``bot/checkin_screens.py``. Buttons on a check-in message answer with a new
 message so the check-in stays readable; buttons on the /checkin screens edit them in place.
 Buttons whose data is old or forged get the friendly stale answer. Nothing a person types or
@@ -23,7 +23,7 @@ from bot.checkin_time import find_zone, parse_time
 from bot.content import Country
 from bot.screens import Screen
 from bot.services import services
-from bot.storage.checkins import CheckinSettings
+from bot.storage import CheckinSettings
 from handlers import fallback, text
 from handlers.helpnow import send_help_now
 from handlers.respond import answer_query, language, show, user_record
@@ -171,7 +171,7 @@ async def _turn_on(
     if context.user_data is not None:
         context.user_data.pop(PENDING_TIME, None)
     now = checkins.utcnow()
-    settings = await services(context).db.set_schedule(_user_id(update), local, zone, now)
+    settings = await checkins.set_schedule(services(context).db, _user_id(update), local, zone, now)
     await show(update, context, cs.confirmed(await language(update, context), settings, now))
 
 
@@ -243,7 +243,9 @@ async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Pause a week (from the status screen or a check-in message)."""
     now = checkins.utcnow()
     lang = await language(update, context)
-    settings = await services(context).db.pause(_user_id(update), now + cs.PAUSE_LENGTH, now)
+    settings = await checkins.pause(
+        services(context).db, _user_id(update), now + cs.PAUSE_LENGTH, now
+    )
     from_message = _data(update, "") == cs.CB_MSG_PAUSE
     screen = cs.paused(lang, settings, now) if settings else cs.stopped(lang, was_on=False)
     await _reply(update, context, screen, edit=not from_message)
@@ -253,7 +255,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """End a pause now."""
     now = checkins.utcnow()
     lang = await language(update, context)
-    settings = await services(context).db.resume(_user_id(update), now)
+    settings = await checkins.resume(services(context).db, _user_id(update), now)
     screen = cs.resumed(lang, settings, now) if settings else cs.stopped(lang, was_on=False)
     await _reply(update, context, screen)
 
