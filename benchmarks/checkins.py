@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.checkin_time import next_due  # noqa: E402
+from bot.storage import open_storage  # noqa: E402
 from bot.storage.sqlite import SqliteStorage  # noqa: E402
 
 TOKEN = "1234567:BENCH-offline-token-not-real-abcdefgh"
@@ -155,7 +156,7 @@ async def child_startup(db_path: str) -> dict[str, float]:
     app = build_application(Settings(bot_token=TOKEN, database_path=Path(db_path)))
     built = time.perf_counter()
     svc = app.bot_data[KEY]
-    svc.storage = await SqliteStorage.open(db_path)
+    svc.storage = await open_storage(svc.settings)
     start_checkins(app)
     assert app.job_queue is not None
     await app.job_queue.start()

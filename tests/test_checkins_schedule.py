@@ -422,3 +422,30 @@ async def test_each_batch_claims_with_the_real_clock(svc: Services) -> None:
     await run_tick(svc, rec, due, batch_size=40, backoff=0, clock=lambda: later)
     assert claims == [due + CLAIM_HOLD, later + CLAIM_HOLD, later + CLAIM_HOLD]
     assert sorted(s.user_id for s in rec.sent) == list(range(1, 101))
+
+
+async def test_a_time_change_racing_todays_send_waits_for_tomorrow(svc: Services) -> None:
+    """The change is read before today's check-in is marked as going out and saved after: the
+    save notices (compare-and-set), reads again and schedules tomorrow, not a second one today."""
+    morning = utc(2026, 3, 1, 8)
+    await subscribe(svc, 1, "08:00", "Europe/London", morning - timedelta(hours=1))
+    real_get = svc.db.get_checkin
+    claimed: list[Any] = []
+
+    async def racing_get(user_id: int) -> Any:
+        read = await real_get(user_id)
+        if not claimed:  # the scheduler sends today's between this read and the save
+            claimed.extend(await svc.db.claim_due(morning, 10, morning + CLAIM_HOLD))
+            assert await svc.db.mark_sending(claimed[0], date(2026, 3, 1))
+        return read
+
+    svc.db.get_checkin = racing_get  # type: ignore[method-assign]
+    settings = await checkins.set_schedule(svc.db, 1, time(20, 0), "Europe/London", morning)
+    del svc.db.get_checkin
+    assert settings.next_due == utc(2026, 3, 2, 20)
+    assert settings.last_sent_on == date(2026, 3, 1)
+    # The change dropped the claim: the scheduler's bookkeeping for the sent one is refused.
+    assert not await svc.db.finish(claimed[0], utc(2026, 3, 2, 8), morning, sent=True)
+    rec = Recorder()
+    await tick(svc, rec, utc(2026, 3, 1, 20))
+    assert rec.sent == []
