@@ -42,7 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.checkin_time import next_due  # noqa: E402
-from bot.storage import Storage  # noqa: E402
+from bot.storage import open_storage  # noqa: E402
+from bot.storage.sqlite import SqliteStorage  # noqa: E402
 
 TOKEN = "1234567:BENCH-offline-token-not-real-abcdefgh"
 STARTUP_RUNS = 5
@@ -133,7 +134,7 @@ def seed(path: Path, users: int, after: datetime) -> None:
 
 
 async def _create_schema(path: Path) -> None:
-    storage = await Storage.open(path)
+    storage = await SqliteStorage.open(path)
     await storage.close()
 
 
@@ -155,7 +156,7 @@ async def child_startup(db_path: str) -> dict[str, float]:
     app = build_application(Settings(bot_token=TOKEN, database_path=Path(db_path)))
     built = time.perf_counter()
     svc = services_of(app)
-    svc.storage = await Storage.open(db_path)
+    svc.storage = await open_storage(svc.settings)
     start_checkins(app)
     assert app.job_queue is not None
     await app.job_queue.start()
@@ -237,7 +238,7 @@ async def peak_minute(db_path: Path, peak_at: datetime) -> tuple[float, int, flo
     from bot.content import load_content
     from bot.services import Services
 
-    storage = await Storage.open(db_path)
+    storage = await SqliteStorage.open(db_path)
     total = await storage.count_checkins()
     rng = random.Random(7)
     ids = rng.sample(range(1, total + 1), PEAK)

@@ -16,7 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot import callbacks as cb
 from bot.content import Content, Language
 from bot.screens import Screen
-from bot.storage.broadcasts import (
+from bot.storage import (
     ALL,
     CHECKINS,
     COUNTRY_PREFIX,

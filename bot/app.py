@@ -27,7 +27,7 @@ from bot.content import DEFAULT_LANGUAGE, load_content
 from bot.context import BotContext
 from bot.delivery import PriorityRateLimiter
 from bot.services import Services, install, services_of
-from bot.storage import Storage
+from bot.storage import open_storage
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ async def _post_init(application: Application) -> None:
     """Open the database and tell Telegram the command list."""
     svc = services_of(application)
     if svc.storage is None:
-        svc.storage = await Storage.open(svc.settings.database_path)
+        svc.storage = await open_storage(svc.settings)
     for code in svc.content.languages:
         lang = svc.content.lang(code)
         language_code = None if code == DEFAULT_LANGUAGE else code

@@ -56,8 +56,7 @@ from bot import admin_screens
 from bot.content import Language
 from bot.delivery import BULK, Aborted, deliver
 from bot.services import Services, services_of
-from bot.storage import Storage
-from bot.storage.broadcasts import RUNNING, STOPPED, Broadcast, Outcome
+from bot.storage import RUNNING, STOPPED, Broadcast, Outcome, Storage
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from bot.content import Country, Language
 from bot.i18n import Html
 from bot.language_rules import LanguageRules, fold
 from bot.screens import CB_PAGE, Screen, help_row, nav_rows
-from bot.storage.checkins import CheckinSettings
+from bot.storage import CheckinSettings
 
 PRESETS = (("morning", time(8, 0)), ("midday", time(12, 30)), ("evening", time(20, 0)))
 MINUTE_STEP = 5

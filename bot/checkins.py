@@ -1,7 +1,12 @@
-"""Check-in scheduler: one repeating job that sends the daily check-ins that are due.
+"""Check-in scheduler: when each check-in is due, and one repeating job that sends those due.
 
-The database is the truth (see ``bot/storage/checkins.py``): each subscription stores its local
-time, IANA zone and next due instant in UTC. :func:`start_checkins` registers ONE repeating
+The database is the truth (see ``bot/storage/sqlite/checkins.py``): each subscription stores its
+local time, IANA zone and next due instant in UTC. This module decides those instants
+(:func:`first_due`, on top of the local-time rules of ``bot/checkin_time.py``) and storage only
+stores them: a person's changes go through :func:`set_schedule`, :func:`pause` and
+:func:`resume`, which compute the next occurrence from the stored settings and save it with a
+compare-and-set (:meth:`bot.storage.Storage.save_schedule`), reading again if a check-in went
+out in between. :func:`start_checkins` registers ONE repeating
 JobQueue job; nothing is built per user, so startup costs the same for ten users or a million,
 and a restart loses nothing. Each tick (:func:`run_tick`, which takes the clock as an argument so
 tests can run a simulated year) claims due rows in batches, sends each check-in through the
@@ -24,18 +29,18 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram.ext import Application, ContextTypes
 
 from bot import checkin_screens
-from bot.checkin_time import local_date_of
+from bot.checkin_time import local_date_of, next_due
 from bot.delivery import BULK, Outcome, deliver
 from bot.screens import Screen
 from bot.services import Services, services_of
-from bot.storage.checkins import DueCheckin, first_due
+from bot.storage import CheckinSettings, DueCheckin, Storage
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,9 @@ RETRY_AFTER = timedelta(minutes=5)  # a failed send is tried again after this
 # slots (under half a second at 25 messages/s), so a killed process loses at most these few,
 # and a stopping one only waits for these to finish.
 IN_FLIGHT = 10
+# A schedule change is saved only if no check-in went out since it was read; it is read again
+# and recomputed at most this many times (a conflict needs a send in the same instant).
+SAVE_ATTEMPTS = 10
 _RUNNING = "checkins_tick_running"
 
 # Sends one check-in: (chat id, screen) -> the Bot API call; raises telegram errors.
@@ -56,6 +64,100 @@ Sender = Callable[[int, Screen], Awaitable[object]]
 def utcnow() -> datetime:
     """The scheduler's clock (tests call :func:`run_tick` with their own ``now`` instead)."""
     return datetime.now(UTC)
+
+
+# --- when a check-in is due -----------------------------------------------------------------------
+
+
+def first_due(
+    local: time,
+    zone: ZoneInfo,
+    now: datetime,
+    *,
+    last_sent_on: date | None = None,
+    paused_until: datetime | None = None,
+) -> datetime:
+    """The next check-in after ``now`` (and after a pause), skipping a local date that already
+    had one: a person who moves their time later on a day they were already checked in on
+    gets the next one tomorrow, not a second one today."""
+    after = max(now, paused_until) if paused_until is not None else now
+    due = next_due(local, zone, after)
+    if last_sent_on is not None and local_date_of(due, zone) <= last_sent_on:
+        due = next_due(local, zone, due)
+    return due
+
+
+async def set_schedule(
+    db: Storage, user_id: int, local: time, zone: str, now: datetime
+) -> CheckinSettings:
+    """Turn check-ins on, or change the time or zone; returns the new settings.
+
+    A pause still running is kept. The person's user row must exist (it is created by their
+    first message)."""
+    tz = ZoneInfo(zone)
+    for _ in range(SAVE_ATTEMPTS):
+        current = await db.get_checkin(user_id)
+        paused = current.paused_until if current is not None and current.paused(now) else None
+        due = first_due(
+            local,
+            tz,
+            now,
+            last_sent_on=None if current is None else current.last_sent_on,
+            paused_until=paused,
+        )
+        saved = await db.save_schedule(
+            user_id,
+            expected=current,
+            local_time=local,
+            zone=zone,
+            next_due=due,
+            paused_until=paused,
+        )
+        if saved is not None:
+            return saved
+    raise RuntimeError("check-in settings kept changing while being saved")
+
+
+async def pause(
+    db: Storage, user_id: int, until: datetime, now: datetime
+) -> CheckinSettings | None:
+    """Send nothing before ``until``; None when check-ins are off."""
+    return await _reschedule(db, user_id, now, until)
+
+
+async def resume(db: Storage, user_id: int, now: datetime) -> CheckinSettings | None:
+    """End a pause now; None when check-ins are off."""
+    return await _reschedule(db, user_id, now, None)
+
+
+async def _reschedule(
+    db: Storage, user_id: int, now: datetime, paused_until: datetime | None
+) -> CheckinSettings | None:
+    for _ in range(SAVE_ATTEMPTS):
+        current = await db.get_checkin(user_id)
+        if current is None or current.local_time is None or current.zone is None:
+            return None
+        due = first_due(
+            current.local_time,
+            ZoneInfo(current.zone),
+            now,
+            last_sent_on=current.last_sent_on,
+            paused_until=paused_until,
+        )
+        saved = await db.save_schedule(
+            user_id,
+            expected=current,
+            local_time=current.local_time,
+            zone=current.zone,
+            next_due=due,
+            paused_until=paused_until,
+        )
+        if saved is not None:
+            return saved
+    raise RuntimeError("check-in settings kept changing while being saved")
+
+
+# --- the tick -------------------------------------------------------------------------------------
 
 
 @dataclass

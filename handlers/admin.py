@@ -34,7 +34,7 @@ from bot.content import ContentError, Language, load_content
 from bot.context import BotContext
 from bot.screens import Screen
 from bot.services import services_of
-from bot.storage.broadcasts import ALL, CHECKINS, COUNTRY_PREFIX, LANG_PREFIX
+from bot.storage import ALL, CHECKINS, COUNTRY_PREFIX, LANG_PREFIX
 from handlers import fallback
 from handlers.respond import answer_query, show
 from handlers.text import awaiting, expect_text, stop_expecting

@@ -1,7 +1,7 @@
 """Check-ins: /checkin, the Check-ins button, every ``ck`` button, and the typed-time, typed-zone
 and typed-date flows.
 
-Handlers are thin: read the update, change the stored settings (``bot/storage/checkins.py``),
+Handlers are thin: read the update, change the stored settings (``bot/checkins.py``),
 show a screen from ``bot/checkin_screens.py``. Buttons on a check-in message answer with a new
 message so the check-in stays readable; buttons on the /checkin screens edit them in place.
 Buttons whose data is old or forged get the friendly stale answer. Nothing a person types or
@@ -24,7 +24,7 @@ from bot.checkin_time import find_zone, parse_time
 from bot.content import Country
 from bot.context import BotContext
 from bot.screens import Screen
-from bot.storage.checkins import CheckinSettings
+from bot.storage import CheckinSettings
 from handlers import fallback, text
 from handlers.helpnow import send_help_now
 from handlers.respond import answer_query, show
@@ -166,7 +166,7 @@ async def _turn_on(update: Update, context: BotContext, local: time, zone: str) 
     if context.user_data is not None:
         context.user_data.pop(PENDING_TIME, None)
     now = checkins.utcnow()
-    settings = await context.db.set_schedule(_user_id(update), local, zone, now)
+    settings = await checkins.set_schedule(context.db, _user_id(update), local, zone, now)
     await show(update, context, cs.confirmed(await context.language(), settings, now))
 
 
@@ -238,7 +238,7 @@ async def pause(update: Update, context: BotContext) -> None:
     """Pause a week (from the status screen or a check-in message)."""
     now = checkins.utcnow()
     lang = await context.language()
-    settings = await context.db.pause(_user_id(update), now + cs.PAUSE_LENGTH, now)
+    settings = await checkins.pause(context.db, _user_id(update), now + cs.PAUSE_LENGTH, now)
     from_message = _data(update, "") == cb.CK_MSG_PAUSE
     screen = cs.paused(lang, settings, now) if settings else cs.stopped(lang, was_on=False)
     await _reply(update, context, screen, edit=not from_message)
@@ -248,7 +248,7 @@ async def resume(update: Update, context: BotContext) -> None:
     """End a pause now."""
     now = checkins.utcnow()
     lang = await context.language()
-    settings = await context.db.resume(_user_id(update), now)
+    settings = await checkins.resume(context.db, _user_id(update), now)
     screen = cs.resumed(lang, settings, now) if settings else cs.stopped(lang, was_on=False)
     await _reply(update, context, screen)
 

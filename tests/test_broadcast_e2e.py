@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from bot.broadcast import concurrency_for
-from bot.storage import Storage
+from bot.storage.sqlite import SqliteStorage
 from tests.fake_api_server import FakeApiServer
 from tests.fakebot import TEST_TOKEN, FakeTelegram, FaultPlan, Msg
 
@@ -63,7 +63,7 @@ def world(tmp_path: Path) -> Iterator[tuple[FakeTelegram, FaultPlan, FakeApiServ
 
 def seed_users(path: Path) -> None:
     async def run() -> None:
-        storage = await Storage.open(path)  # creates the schema
+        storage = await SqliteStorage.open(path)  # creates the schema
         await storage.close()
 
     asyncio.run(run())

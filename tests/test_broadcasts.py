@@ -1,5 +1,6 @@
-"""Broadcast storage and worker: recipients written in one go, outcomes counted once, the open
-window that bounds duplicates after a crash, resuming, and the limiter's abort."""
+"""Broadcast worker: the open window that bounds duplicates after a crash, resuming, and the
+limiter's abort. (The storage side - recipients written in one go, outcomes counted once - is
+in ``tests/storage/test_contract_broadcasts.py``.)"""
 
 from __future__ import annotations
 
@@ -15,14 +16,14 @@ from bot.app import build_application
 from bot.broadcast import broadcaster
 from bot.config import Settings
 from bot.delivery import BULK, Aborted, PriorityRateLimiter
-from bot.storage import Storage
-from bot.storage.broadcasts import Outcome, audience_filter
+from bot.storage import Outcome
+from bot.storage.sqlite import SqliteStorage
 from tests.fakebot import TEST_TOKEN, FakeRequest, FakeTelegram, run_app
 
 ADMIN = 42
 
 
-async def seed(storage: Storage, user_id: int, **fields: Any) -> None:
+async def seed(storage: SqliteStorage, user_id: int, **fields: Any) -> None:
     """A user row; ``fields`` may set language, country, last_active_on, blocked, checkins."""
     await storage.touch_user(user_id, fields.get("language", "en"))
     if "country" in fields:
@@ -51,100 +52,6 @@ def settings(tmp_path: Path) -> Settings:
         admin_ids=frozenset({ADMIN}),
         broadcast_rate=1000.0,
     )
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> Any:
-    store = await Storage.open(tmp_path / "bot.sqlite3")
-    yield store
-    await store.close()
-
-
-async def test_recipients_follow_the_audience_and_never_include_blocked_people(
-    storage: Storage,
-) -> None:
-    await seed(storage, 1, language="en", country="GB", checkins=True)
-    await seed(storage, 2, language="de", country="DE")
-    await seed(storage, 3, language="de", country="GB", checkins=True, blocked=True)
-    await seed(storage, 4, language="en")
-    expected = {"all": 3, "checkins": 1, "lang:de": 1, "lang:en": 2, "country:GB": 1}
-    for audience, total in expected.items():
-        bc = await storage.create_broadcast(
-            admin_id=ADMIN, from_chat_id=ADMIN, message_id=7, audience=audience
-        )
-        assert bc.total == total == await storage.audience_size(audience)
-        assert await storage.recipient_states(bc.broadcast_id) == {"pending": total}
-    counts = await storage.audience_counts()
-    assert (counts.everyone, counts.checkins) == (3, 1)
-    assert counts.by_language == {"en": 2, "de": 1}
-    assert counts.by_country == {"DE": 1, "GB": 1}
-    with pytest.raises(ValueError):
-        audience_filter("lang:")
-
-
-async def test_outcomes_are_counted_once_and_blocked_people_are_marked(storage: Storage) -> None:
-    for uid in (1, 2, 3, 4):
-        await seed(storage, uid)
-    bc = await storage.create_broadcast(
-        admin_id=ADMIN, from_chat_id=ADMIN, message_id=7, audience="all"
-    )
-    outcomes = [
-        Outcome(1, "sent"),
-        Outcome(2, "blocked", "Forbidden: bot was blocked by the user"),
-        Outcome(3, "failed", "Bad Request: chat not found", attempts=1),
-    ]
-    await storage.record_outcomes(bc.broadcast_id, outcomes)
-    await storage.record_outcomes(bc.broadcast_id, outcomes)  # a replay changes nothing
-    after = await storage.get_broadcast(bc.broadcast_id)
-    assert after is not None
-    assert (after.sent, after.blocked, after.failed, after.remaining) == (1, 1, 1, 1)
-    assert (await storage.get_user(2)).blocked  # type: ignore[union-attr]
-    assert await storage.pending_recipients(bc.broadcast_id) == [4]
-    rows = (await storage.rows_about(3))["broadcast_recipients"]
-    assert rows[0]["state"] == "failed" and rows[0]["reason"] == "Bad Request: chat not found"
-    assert "text" not in str(rows[0].keys())  # never the message text
-    await storage.finish_broadcast(bc.broadcast_id, stopped=True)
-    final = await storage.get_broadcast(bc.broadcast_id)
-    assert final is not None and (final.status, final.cancelled, final.remaining) == (
-        "stopped",
-        1,
-        0,
-    )
-    assert await storage.recipient_states(bc.broadcast_id) == {
-        "sent": 1,
-        "blocked": 1,
-        "failed": 1,
-        "cancelled": 1,
-    }
-    # /delete removes a person's recipient rows too.
-    await storage.delete_user(1)
-    assert (await storage.rows_about(1))["broadcast_recipients"] == []
-
-
-async def test_pending_recipients_are_read_a_page_at_a_time(storage: Storage) -> None:
-    for uid in range(1, 8):
-        await seed(storage, uid)
-    bc = await storage.create_broadcast(
-        admin_id=ADMIN, from_chat_id=ADMIN, message_id=7, audience="all"
-    )
-    first = await storage.pending_recipients(bc.broadcast_id, limit=3)
-    second = await storage.pending_recipients(bc.broadcast_id, after=first[-1], limit=3)
-    assert (first, second) == ([1, 2, 3], [4, 5, 6])
-
-
-async def test_stats_are_aggregates(storage: Storage) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    today = datetime.now(UTC).date()
-    await seed(storage, 1, last_active_on=today.isoformat(), country="GB", checkins=True)
-    await seed(storage, 2, last_active_on=(today - timedelta(days=10)).isoformat())
-    await seed(storage, 3, last_active_on=(today - timedelta(days=40)).isoformat(), blocked=True)
-    await seed(storage, 4, language="de", last_active_on=(today - timedelta(days=6)).isoformat())
-    stats = await storage.stats()
-    assert (stats.users, stats.active_7d, stats.active_30d) == (4, 2, 3)
-    assert (stats.checkin_subscribers, stats.blocked) == (1, 1)
-    assert stats.by_language == {"en": 3, "de": 1}
-    assert stats.by_country == {"": 3, "GB": 1}
 
 
 def test_the_open_window_follows_the_rate() -> None:
@@ -283,18 +190,6 @@ async def test_bulk_sending_slows_down_while_the_event_loop_lags() -> None:
     finally:
         await fast.shutdown()
         await default.shutdown()
-
-
-async def test_a_closed_broadcast_is_not_closed_again(storage: Storage) -> None:
-    """finish_broadcast only closes a running broadcast: a Stop is never overwritten."""
-    await seed(storage, 1)
-    bc = await storage.create_broadcast(
-        admin_id=ADMIN, from_chat_id=ADMIN, message_id=7, audience="all"
-    )
-    assert await storage.finish_broadcast(bc.broadcast_id, stopped=True) is True
-    assert await storage.finish_broadcast(bc.broadcast_id) is False
-    after = await storage.get_broadcast(bc.broadcast_id)
-    assert after is not None and after.status == "stopped" and after.cancelled == 1
 
 
 async def test_stop_while_the_loop_picks_the_broadcast_reports_once(

@@ -17,7 +17,7 @@ import bot.checkins
 from bot.checkins import bot_sender, run_tick
 from bot.services import Services
 from tests.fakebot import FakeTelegram, Msg, SimUser
-from tests.test_storage import user_id_rows
+from tests.storage.sqlite_rows import user_id_rows
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
 DISCREET = "Your daily reminder"
@@ -477,7 +477,7 @@ def all_checkin_screens(app: Any) -> list[Any]:
 
     from bot import checkin_screens as cs
     from bot.checkin_time import find_zone
-    from bot.storage.checkins import CheckinSettings
+    from bot.storage import CheckinSettings
 
     content = svc(app).content
     lang = content.lang("en")

@@ -20,12 +20,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from telegram.error import Forbidden, NetworkError, TimedOut
 
+from bot import checkins
 from bot.checkins import CLAIM_HOLD, RETRY_AFTER, run_tick
 from bot.config import DEFAULT_CONTENT_DIR, Settings
 from bot.content import load_content
 from bot.screens import Screen
 from bot.services import Services
-from bot.storage import Storage
+from bot.storage import open_storage
 from tests.fakebot import TEST_TOKEN
 
 CONTENT = load_content(DEFAULT_CONTENT_DIR)
@@ -69,7 +70,7 @@ def db_path(tmp_path: Path) -> Path:
 
 async def open_services(path: Path) -> Services:
     settings = Settings(bot_token=TEST_TOKEN, database_path=path)
-    return Services(settings=settings, content=CONTENT, storage=await Storage.open(path))
+    return Services(settings=settings, content=CONTENT, storage=await open_storage(settings))
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ async def svc(db_path: Path) -> AsyncIterator[Services]:
 
 async def subscribe(svc: Services, user_id: int, local: str, zone: str, now: datetime) -> None:
     await svc.db.touch_user(user_id, "en")
-    await svc.db.set_schedule(user_id, time.fromisoformat(local), zone, now)
+    await checkins.set_schedule(svc.db, user_id, time.fromisoformat(local), zone, now)
 
 
 async def tick(svc: Services, rec: Recorder, now: datetime) -> None:
@@ -320,7 +321,9 @@ async def test_changing_the_time_after_todays_checkin_does_not_send_another_toda
     morning = utc(2026, 3, 1, 8)
     await subscribe(svc, 1, "08:00", "Europe/London", morning - timedelta(hours=1))
     await tick(svc, rec, morning)
-    await svc.db.set_schedule(1, time(20, 0), "Europe/London", morning + timedelta(hours=1))
+    await checkins.set_schedule(
+        svc.db, 1, time(20, 0), "Europe/London", morning + timedelta(hours=1)
+    )
     settings = await svc.db.get_checkin(1)
     assert settings is not None and settings.next_due == utc(2026, 3, 2, 20)
     for hour in (20, 21):
@@ -345,7 +348,7 @@ async def test_a_paused_person_gets_nothing_until_the_pause_ends(svc: Services) 
     rec = Recorder()
     start = utc(2026, 3, 1, 9)
     await subscribe(svc, 1, "08:00", "Europe/London", start)
-    await svc.db.pause(1, start + timedelta(days=7), start)
+    await checkins.pause(svc.db, 1, start + timedelta(days=7), start)
     now = start
     while now < start + timedelta(days=10):
         now += timedelta(hours=1)
@@ -419,3 +422,30 @@ async def test_each_batch_claims_with_the_real_clock(svc: Services) -> None:
     await run_tick(svc, rec, due, batch_size=40, backoff=0, clock=lambda: later)
     assert claims == [due + CLAIM_HOLD, later + CLAIM_HOLD, later + CLAIM_HOLD]
     assert sorted(s.user_id for s in rec.sent) == list(range(1, 101))
+
+
+async def test_a_time_change_racing_todays_send_waits_for_tomorrow(svc: Services) -> None:
+    """The change is read before today's check-in is marked as going out and saved after: the
+    save notices (compare-and-set), reads again and schedules tomorrow, not a second one today."""
+    morning = utc(2026, 3, 1, 8)
+    await subscribe(svc, 1, "08:00", "Europe/London", morning - timedelta(hours=1))
+    real_get = svc.db.get_checkin
+    claimed: list[Any] = []
+
+    async def racing_get(user_id: int) -> Any:
+        read = await real_get(user_id)
+        if not claimed:  # the scheduler sends today's between this read and the save
+            claimed.extend(await svc.db.claim_due(morning, 10, morning + CLAIM_HOLD))
+            assert await svc.db.mark_sending(claimed[0], date(2026, 3, 1))
+        return read
+
+    svc.db.get_checkin = racing_get  # type: ignore[method-assign]
+    settings = await checkins.set_schedule(svc.db, 1, time(20, 0), "Europe/London", morning)
+    del svc.db.get_checkin
+    assert settings.next_due == utc(2026, 3, 2, 20)
+    assert settings.last_sent_on == date(2026, 3, 1)
+    # The change dropped the claim: the scheduler's bookkeeping for the sent one is refused.
+    assert not await svc.db.finish(claimed[0], utc(2026, 3, 2, 8), morning, sent=True)
+    rec = Recorder()
+    await tick(svc, rec, utc(2026, 3, 1, 20))
+    assert rec.sent == []

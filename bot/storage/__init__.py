@@ -1,9 +1,93 @@
-"""Storage: every SQL statement in the bot lives in this package (SQLite through aiosqlite).
+"""Storage: the bot's database, behind one interface.
+
+The rest of the bot imports only from here: the records and constants of
+:mod:`bot.storage.api`, the :class:`Storage` protocol, and :func:`open_storage`, which opens the
+configured backend. Handlers and jobs reach the open storage through ``services(context).db``
+and never see SQL or a driver.
+
+Layout:
+
+* ``api.py`` - the records, constants and the :class:`Storage` protocol with each method's
+  contract (no SQL, no driver);
+* ``sqlite/`` - the SQLite backend (aiosqlite), the only one today.
+
+Adding a backend (PostgreSQL, say):
+
+1. Write ``bot/storage/<name>/`` with a class implementing every method of :class:`Storage`
+   with the same guarantees (exclusive claims, compare-and-set schedules, outcomes counted
+   once, /delete removing every row about a person) and an async ``open`` that connects and
+   applies that backend's own migrations. Keep its driver import inside that package.
+2. Choose it in :func:`open_storage` from the settings (e.g. a ``DATABASE_URL`` scheme),
+   importing the package there, so the other backends' drivers are never imported.
+3. Add its name to the ``storage`` fixture's ``params`` in ``tests/storage/conftest.py``: the
+   contract tests (``tests/storage/test_contract_*.py``) then run against it too.
 
 Privacy: a user row holds the numeric Telegram id, language, country and dates. No names, no
-message text. ``Storage.delete_user`` removes every row about a user from every table.
+message text. :meth:`Storage.delete_user` removes every row about a user from every table.
 """
 
-from bot.storage.core import MIGRATIONS, USER_TABLES, Storage, UserRecord
+from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "USER_TABLES", "Storage", "UserRecord"]
+from typing import TYPE_CHECKING
+
+from bot.storage.api import (
+    ALL,
+    BLOCKED,
+    CANCELLED,
+    CHECKINS,
+    COUNTRY_PREFIX,
+    FAILED,
+    FINISHED,
+    LANG_PREFIX,
+    PENDING,
+    RUNNING,
+    SENT,
+    STOPPED,
+    AudienceCounts,
+    Broadcast,
+    CheckinSettings,
+    DueCheckin,
+    Outcome,
+    Stats,
+    Storage,
+    UserRecord,
+    parse_audience,
+)
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+__all__ = [
+    "ALL",
+    "BLOCKED",
+    "CANCELLED",
+    "CHECKINS",
+    "COUNTRY_PREFIX",
+    "FAILED",
+    "FINISHED",
+    "LANG_PREFIX",
+    "PENDING",
+    "RUNNING",
+    "SENT",
+    "STOPPED",
+    "AudienceCounts",
+    "Broadcast",
+    "CheckinSettings",
+    "DueCheckin",
+    "Outcome",
+    "Stats",
+    "Storage",
+    "UserRecord",
+    "open_storage",
+    "parse_audience",
+]
+
+
+async def open_storage(settings: Settings) -> Storage:
+    """Open the storage the settings choose, migrated and ready.
+
+    Today that is always SQLite at ``settings.database_path`` (``":memory:"`` gives a private
+    in-memory database, for tests)."""
+    from bot.storage.sqlite import SqliteStorage
+
+    return await SqliteStorage.open(settings.database_path)

@@ -1,16 +1,19 @@
-"""Storage for daily check-ins: the ``checkins`` table and every query on it (schema version 2).
+"""SQLite storage for daily check-ins: the ``checkins`` table and every query on it (schema
+version 2).
 
 One row per person who turned check-ins on or set a day counter. The database is the truth for
 scheduling: the row holds the chosen local time, the IANA zone and ``next_due_utc`` (indexed),
 so the scheduler only ever asks "which rows are due?" and nothing is kept per user in memory.
+*When* a check-in is due is decided by the scheduling code (``bot/checkins.py``): this module
+stores the instants it is given and compares them with the ``now`` it is given.
 
 Delivery is at most once per local date, across ticks, processes and restarts:
 
-1. :meth:`CheckinsStore.claim_due` marks a batch of due rows as claimed in one write
-   transaction and returns them. A claimed row keeps the occurrence it is handling in
-   ``claimed_due`` and its ``next_due_utc`` moves to the end of the claim (``claim_until``), so
-   later ticks do not see it, and a claim left by a crashed process simply falls due again
-   when it expires. The due-row query therefore only ever reads due rows off the index.
+1. :meth:`CheckinsStore.claim_due` marks a batch of due rows as claimed in one statement and
+   returns them. A claimed row keeps the occurrence it is handling in ``claimed_due`` and its
+   ``next_due_utc`` moves to the end of the claim (``claim_until``), so later ticks do not see
+   it, and a claim left by a crashed process simply falls due again when it expires. The
+   due-row query therefore only ever reads due rows off the index.
 2. :meth:`CheckinsStore.mark_sending` records the local date being sent (``last_sent_on``)
    *before* the message goes out, only while the claim is still held. A row whose
    ``last_sent_on`` already equals the date it is due for is never sent again that day.
@@ -19,7 +22,9 @@ Delivery is at most once per local date, across ticks, processes and restarts:
    claimed until the retry time.
 
 Any change a person makes (time, zone, pause, stop) drops a claim in flight, so a check-in that
-was claimed before the change is not sent.
+was claimed before the change is not sent. :meth:`CheckinsStore.save_schedule` is a
+compare-and-set on the values the new schedule was computed from, so a send recorded between
+the scheduling code's read and this write is never overlooked.
 
 Privacy: no message text and no answers are stored; only the settings, the instants needed for
 scheduling, the encouragement rotation (a seed and a position) and the optional day counter.
@@ -28,15 +33,13 @@ scheduling, the encouragement rotation (a seed and a position) and the optional 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiosqlite
 
-from bot.checkin_time import local_date_of, next_due
-from bot.storage.base import StorageBase
+from bot.storage.api import CheckinSettings, DueCheckin
+from bot.storage.sqlite.connection import SqliteBase
 
 SCHEMA = """
 CREATE TABLE checkins (
@@ -65,6 +68,10 @@ _COLUMNS = (
 )
 
 
+def _hhmm(local: time) -> str:
+    return local.strftime("%H:%M")
+
+
 def _ts(instant: datetime) -> int:
     if instant.tzinfo is None:
         raise ValueError("instants must be timezone-aware")
@@ -83,65 +90,6 @@ def _date(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
 
 
-def first_due(
-    local: time,
-    zone: ZoneInfo,
-    now: datetime,
-    *,
-    last_sent_on: date | None = None,
-    paused_until: datetime | None = None,
-) -> datetime:
-    """The next check-in after ``now`` (and after a pause), skipping a local date that already
-    had one: a person who moves their time later on a day they were already checked in on
-    gets the next one tomorrow, not a second one today."""
-    after = max(now, paused_until) if paused_until is not None else now
-    due = next_due(local, zone, after)
-    if last_sent_on is not None and local_date_of(due, zone) <= last_sent_on:
-        due = next_due(local, zone, due)
-    return due
-
-
-@dataclass(frozen=True)
-class CheckinSettings:
-    """A person's check-in row as the screens need it."""
-
-    user_id: int
-    local_time: time | None
-    zone: str | None
-    next_due: datetime | None
-    paused_until: datetime | None
-    discreet: bool
-    last_sent_on: date | None
-    counter_start: date | None
-    counter_shown: bool
-
-    @property
-    def active(self) -> bool:
-        """Check-ins are on (possibly paused)."""
-        return self.local_time is not None and self.zone is not None
-
-    def paused(self, now: datetime) -> bool:
-        return self.paused_until is not None and self.paused_until > now
-
-
-@dataclass(frozen=True)
-class DueCheckin:
-    """A claimed row: everything needed to build and send one check-in, and to advance it."""
-
-    user_id: int
-    language: str
-    local_time: time
-    zone: str
-    due: datetime
-    claim: int  # the claim_until value written by the claim; proves the claim is still ours
-    discreet: bool
-    last_sent_on: date | None
-    enc_seed: int
-    enc_position: int
-    counter_start: date | None
-    counter_shown: bool
-
-
 def _settings(row: aiosqlite.Row) -> CheckinSettings:
     due = row["next_due_utc"] if row["claimed_due"] is None else row["claimed_due"]
     return CheckinSettings(
@@ -157,93 +105,82 @@ def _settings(row: aiosqlite.Row) -> CheckinSettings:
     )
 
 
-class CheckinsStore(StorageBase):
+class CheckinsStore(SqliteBase):
     """Check-in subscriptions, the day counter, and claiming due check-ins."""
 
     # --- a person's settings ------------------------------------------------------------------
 
     async def get_checkin(self, user_id: int) -> CheckinSettings | None:
-        async with self._db.execute(
+        for row in await self._db.execute_fetchall(
             f"SELECT {_COLUMNS} FROM checkins WHERE user_id = ?", (user_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        return None if row is None else _settings(row)
+        ):
+            return _settings(row)
+        return None
 
     async def _row(self, db: aiosqlite.Connection, user_id: int) -> aiosqlite.Row | None:
-        sql = f"SELECT {_COLUMNS} FROM checkins WHERE user_id = ?"
-        async with db.execute(sql, (user_id,)) as cur:
-            return await cur.fetchone()
+        for row in await db.execute_fetchall(
+            f"SELECT {_COLUMNS} FROM checkins WHERE user_id = ?", (user_id,)
+        ):
+            return row
+        return None
 
-    async def _ensure_row(self, db: aiosqlite.Connection, user_id: int) -> aiosqlite.Row:
-        """The person's row, created (with a fresh encouragement order) when missing."""
-        row = await self._row(db, user_id)
-        if row is None:
-            await db.execute(
-                "INSERT INTO checkins (user_id, enc_seed) VALUES (?, ?)",
-                (user_id, random.getrandbits(31)),
-            )
-            row = await self._row(db, user_id)
-        assert row is not None
-        return row
+    async def _ensure_row(self, db: aiosqlite.Connection, user_id: int) -> None:
+        """Create the person's row (with a fresh encouragement order) when missing."""
+        await db.execute(
+            "INSERT INTO checkins (user_id, enc_seed) VALUES (?, ?) "
+            "ON CONFLICT(user_id) DO NOTHING",
+            (user_id, random.getrandbits(31)),
+        )
 
-    async def set_schedule(
-        self, user_id: int, local: time, zone: str, now: datetime
-    ) -> CheckinSettings:
-        """Turn check-ins on, or change the time or zone; returns the new settings.
+    async def save_schedule(
+        self,
+        user_id: int,
+        *,
+        expected: CheckinSettings | None,
+        local_time: time,
+        zone: str,
+        next_due: datetime,
+        paused_until: datetime | None,
+    ) -> CheckinSettings | None:
+        """Store a schedule computed from ``expected``, only if what it was computed from is
+        unchanged; None when it changed (see :meth:`bot.storage.api.Storage.save_schedule`).
 
         The person's user row must exist (it is created by their first message)."""
-        tz = ZoneInfo(zone)
-        async with self.transaction() as db:
-            row = await self._ensure_row(db, user_id)
-            paused = _instant(row["paused_until"])
-            paused = paused if paused is not None and paused > now else None
-            due = first_due(
-                local, tz, now, last_sent_on=_date(row["last_sent_on"]), paused_until=paused
+        if expected is None or not expected.active:
+            # Rows without a schedule hold NULL in all four compared columns (stop_checkins
+            # clears them), so a row created here matches too.
+            was: tuple[Any, ...] = (None, None, None, None)
+        else:
+            assert expected.local_time is not None
+            was = (
+                _hhmm(expected.local_time),
+                expected.zone,
+                None if expected.paused_until is None else _ts(expected.paused_until),
+                None if expected.last_sent_on is None else expected.last_sent_on.isoformat(),
             )
-            await db.execute(
-                "UPDATE checkins SET local_time = ?, zone = ?, next_due_utc = ?, "
-                "paused_until = ?, claim_until = NULL, claimed_due = NULL WHERE user_id = ?",
+        async with self.transaction() as db:
+            if was[0] is None:
+                await self._ensure_row(db, user_id)
+            rows = await db.execute_fetchall(
+                f"""
+                UPDATE checkins SET local_time = ?, zone = ?, next_due_utc = ?, paused_until = ?,
+                    claim_until = NULL, claimed_due = NULL
+                WHERE user_id = ? AND local_time IS ? AND zone IS ? AND paused_until IS ?
+                    AND last_sent_on IS ?
+                RETURNING {_COLUMNS}
+                """,
                 (
-                    local.strftime("%H:%M"),
+                    _hhmm(local_time),
                     zone,
-                    _ts(due),
-                    None if paused is None else _ts(paused),
+                    _ts(next_due),
+                    None if paused_until is None else _ts(paused_until),
                     user_id,
+                    *was,
                 ),
             )
-            row = await self._row(db, user_id)
-        assert row is not None
-        return _settings(row)
-
-    async def pause(self, user_id: int, until: datetime, now: datetime) -> CheckinSettings | None:
-        """Send nothing before ``until``; None when check-ins are off."""
-        return await self._reschedule(user_id, now, until)
-
-    async def resume(self, user_id: int, now: datetime) -> CheckinSettings | None:
-        """End a pause now; None when check-ins are off."""
-        return await self._reschedule(user_id, now, None)
-
-    async def _reschedule(
-        self, user_id: int, now: datetime, paused_until: datetime | None
-    ) -> CheckinSettings | None:
-        async with self.transaction() as db:
-            row = await self._row(db, user_id)
-            if row is None or row["local_time"] is None or row["zone"] is None:
-                return None
-            due = first_due(
-                _time(row["local_time"]),  # type: ignore[arg-type]
-                ZoneInfo(row["zone"]),
-                now,
-                last_sent_on=_date(row["last_sent_on"]),
-                paused_until=paused_until,
-            )
-            await db.execute(
-                "UPDATE checkins SET next_due_utc = ?, paused_until = ?, claim_until = NULL, "
-                "claimed_due = NULL WHERE user_id = ?",
-                (_ts(due), None if paused_until is None else _ts(paused_until), user_id),
-            )
-            row = await self._row(db, user_id)
-        return None if row is None else _settings(row)
+        for row in rows:
+            return _settings(row)
+        return None
 
     async def set_discreet(self, user_id: int, discreet: bool) -> None:
         async with self._lock:
@@ -389,8 +326,8 @@ class CheckinsStore(StorageBase):
 
     async def count_checkins(self) -> int:
         """How many people have check-ins on (for logs and benchmarks)."""
-        async with self._db.execute(
+        for row in await self._db.execute_fetchall(
             "SELECT COUNT(*) FROM checkins WHERE next_due_utc IS NOT NULL"
-        ) as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        ):
+            return int(row[0])
+        return 0

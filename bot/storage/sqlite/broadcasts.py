@@ -1,5 +1,5 @@
-"""Storage for admin broadcasts: broadcasts, their recipients, and the admin's aggregates
-(schema version 3).
+"""SQLite storage for admin broadcasts: broadcasts, their recipients, and the admin's
+aggregates (schema version 3).
 
 A broadcast row holds who sent it, where the message to copy is (chat id + message id: never its
 text), the audience it was sent to, the live status message, the timestamps and the running
@@ -10,19 +10,33 @@ counts. A recipient row holds one person's delivery state: ``pending`` until the
 transaction (``INSERT ... SELECT`` from ``users``, never blocked people), so a crash leaves either
 nothing or a complete list to resume from. Outcomes are written in batches
 (:meth:`BroadcastsStore.record_outcomes`): one short transaction per batch keeps the write lock
-free for everything else. Aggregate queries (audience sizes, ``/stats``, ``/broadcasts``) return
-counts only, never a list of people.
+free for everything else; the counts on the broadcast and the user rows of people who blocked
+the bot follow by trigger. Aggregate queries (audience sizes, ``/stats``, ``/broadcasts``)
+return counts only, never a list of people.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.storage.base import StorageBase
+from bot.storage.api import (
+    ALL,
+    CANCELLED,
+    CHECKINS,
+    FINISHED,
+    PENDING,
+    RUNNING,
+    STOPPED,
+    AudienceCounts,
+    Broadcast,
+    Outcome,
+    Stats,
+    parse_audience,
+)
+from bot.storage.sqlite.connection import SqliteBase
 
 SCHEMA = """
 CREATE TABLE broadcasts (
@@ -76,24 +90,9 @@ END;
 
 USER_TABLES: list[str] = ["broadcast_recipients"]
 
-# Broadcast status.
-RUNNING = "running"  # created; delivering, or waiting for an earlier broadcast to finish
-STOPPED = "stopped"  # an admin pressed Stop: the rest was marked cancelled
-FINISHED = "finished"
-
-# Recipient state.
-PENDING = "pending"
-CANCELLED = "cancelled"
-
 # Who counts as a check-in subscriber: check-ins on, paused or not (the same rows as
-# ``CheckinsStore.count_checkins``; the check-ins feature owns that table, read-only here).
+# ``CheckinsStore.count_checkins``; the check-ins module owns that table, read-only here).
 CHECKIN_SUBSCRIBERS = "SELECT user_id FROM checkins WHERE next_due_utc IS NOT NULL"
-
-# Audience keys: "all", "checkins", "lang:<code>", "country:<code>".
-ALL = "all"
-CHECKINS = "checkins"
-LANG_PREFIX = "lang:"
-COUNTRY_PREFIX = "country:"
 
 
 def audience_filter(audience: str) -> tuple[str, tuple[Any, ...]]:
@@ -101,91 +100,14 @@ def audience_filter(audience: str) -> tuple[str, tuple[Any, ...]]:
 
     Blocked people are never included. Raises ValueError for an unknown key.
     """
+    kind, value = parse_audience(audience)
     reachable = "users.blocked_at IS NULL"
-    if audience == ALL:
+    if kind == ALL:
         return reachable, ()
-    if audience == CHECKINS:
+    if kind == CHECKINS:
         return f"{reachable} AND users.user_id IN ({CHECKIN_SUBSCRIBERS})", ()
-    if audience.startswith(LANG_PREFIX) and len(audience) > len(LANG_PREFIX):
-        return f"{reachable} AND users.language = ?", (audience.removeprefix(LANG_PREFIX),)
-    if audience.startswith(COUNTRY_PREFIX) and len(audience) > len(COUNTRY_PREFIX):
-        return f"{reachable} AND users.country = ?", (audience.removeprefix(COUNTRY_PREFIX),)
-    raise ValueError(f"unknown audience {audience!r}")
-
-
-@dataclass(frozen=True)
-class Broadcast:
-    """One broadcast and its figures (no message text: the message is copied from its chat)."""
-
-    broadcast_id: int
-    admin_id: int
-    from_chat_id: int
-    message_id: int
-    audience: str
-    status: str
-    status_chat_id: int | None
-    status_message_id: int | None
-    created_at: int
-    started_at: int | None
-    finished_at: int | None
-    total: int
-    sent: int
-    blocked: int
-    failed: int
-    cancelled: int
-
-    @property
-    def done(self) -> int:
-        return self.sent + self.blocked + self.failed + self.cancelled
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.total - self.done)
-
-    @property
-    def figures(self) -> dict[str, int]:
-        """The counts every admin screen shows, as placeholders for its text."""
-        return {
-            "total": self.total,
-            "sent": self.sent,
-            "blocked": self.blocked,
-            "failed": self.failed,
-            "cancelled": self.cancelled,
-            "remaining": self.remaining,
-        }
-
-
-@dataclass(frozen=True)
-class AudienceCounts:
-    """How many reachable people each audience choice would reach."""
-
-    everyone: int
-    checkins: int
-    by_language: dict[str, int]
-    by_country: dict[str, int]
-
-
-@dataclass(frozen=True)
-class Stats:
-    """Aggregate counts for ``/stats`` (never a per-person list)."""
-
-    users: int
-    active_7d: int
-    active_30d: int
-    checkin_subscribers: int
-    blocked: int
-    by_language: dict[str, int]
-    by_country: dict[str, int]  # "" = no country set
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one recipient (written by :meth:`BroadcastsStore.record_outcomes`)."""
-
-    user_id: int
-    state: str  # sent, blocked or failed
-    reason: str | None = None
-    attempts: int = 1
+    column = {"lang": "language", "country": "country"}[kind]
+    return f"{reachable} AND users.{column} = ?", (value,)
 
 
 def _now() -> int:
@@ -196,7 +118,7 @@ def _days_ago(days: int) -> str:
     return (datetime.now(UTC).date() - timedelta(days=days)).isoformat()
 
 
-class BroadcastsStore(StorageBase):
+class BroadcastsStore(SqliteBase):
     """Broadcasts and their per-recipient delivery state."""
 
     async def _forget_in_broadcasts(self, db: Any, user_id: int) -> None:
@@ -260,49 +182,45 @@ class BroadcastsStore(StorageBase):
         return found
 
     async def get_broadcast(self, broadcast_id: int) -> Broadcast | None:
-        async with self._db.execute(
+        for row in await self._db.execute_fetchall(
             "SELECT * FROM broadcasts WHERE broadcast_id = ?", (broadcast_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        return Broadcast(**dict(row)) if row is not None else None
+        ):
+            return Broadcast(**dict(row))
+        return None
 
     async def recent_broadcasts(self, limit: int = 10) -> list[Broadcast]:
         """The latest broadcasts, newest first."""
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT * FROM broadcasts ORDER BY broadcast_id DESC LIMIT ?", (limit,)
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [Broadcast(**dict(row)) for row in rows]
 
     async def running_broadcasts(self) -> list[int]:
         """Ids of broadcasts not yet finished or stopped, oldest first (to resume)."""
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT broadcast_id FROM broadcasts WHERE status = ? ORDER BY broadcast_id",
             (RUNNING,),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [int(row[0]) for row in rows]
 
     async def pending_recipients(
         self, broadcast_id: int, *, after: int | None = None, limit: int = 1000
     ) -> list[int]:
         """The next ``limit`` pending user ids above ``after``, in id order (one page)."""
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT user_id FROM broadcast_recipients "
             "WHERE broadcast_id = ? AND user_id > ? AND state = ? ORDER BY user_id LIMIT ?",
             (broadcast_id, after if after is not None else -(2**63), PENDING, limit),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [int(row[0]) for row in rows]
 
     async def recipient_states(self, broadcast_id: int) -> dict[str, int]:
         """How many recipient rows are in each state (counted from the rows themselves)."""
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT state, COUNT(*) FROM broadcast_recipients WHERE broadcast_id = ? "
             "GROUP BY state",
             (broadcast_id,),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return {str(row[0]): int(row[1]) for row in rows}
 
     # --- writing outcomes -------------------------------------------------------------------
@@ -356,17 +274,16 @@ class BroadcastsStore(StorageBase):
     # --- aggregates -------------------------------------------------------------------------
 
     async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> int:
-        async with self._db.execute(sql, tuple(params)) as cur:
-            row = await cur.fetchone()
-        return int(row[0] or 0) if row is not None else 0
+        for row in await self._db.execute_fetchall(sql, tuple(params)):
+            return int(row[0] or 0)
+        return 0
 
     async def _grouped(self, column: str, where: str = "1") -> dict[str, int]:
         assert column in {"language", "country"}
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             f"SELECT COALESCE({column}, ''), COUNT(*) FROM users WHERE {where} "
             f"GROUP BY 1 ORDER BY 2 DESC, 1"
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return {str(row[0]): int(row[1]) for row in rows}
 
     async def audience_size(self, audience: str) -> int:
