@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.delivery import BULK, Aborted, PriorityRateLimiter
 from bot.storage import Storage
 from bot.storage.broadcasts import Outcome, audience_filter
-from tests.fakebot import TEST_TOKEN, FakeRequest, FakeTelegram, run_app
+from tests.fake import TEST_TOKEN, FakeRequest, FakeTelegram, run_app
 
 ADMIN = 42
 

@@ -1,4 +1,4 @@
-"""Self-tests of the offline Telegram harness (tests/fakebot.py, tests/fake_api_server.py).
+"""Self-tests of the offline Telegram harness (the package tests/fake/, its HTTP server included).
 
 They run against a tiny echo/menu Application built here, so they do not depend on the bot;
 one smoke test at the end checks that the ``app``/``user`` fixtures wire up the real bot.
@@ -36,10 +36,10 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fake_api_server import FakeApiServer
-from tests.fakebot import (
+from tests.fake import (
     TEST_TOKEN,
     EntityParseError,
+    FakeApiServer,
     FakeRequest,
     FakeTelegram,
     SimUser,
@@ -524,9 +524,9 @@ async def test_long_polling_over_http(api_server: FakeApiServer, api: FakeTelegr
 
 
 def test_standalone_server_prints_base_url() -> None:
-    script = Path(__file__).with_name("fake_api_server.py")
     proc = subprocess.Popen(
-        [sys.executable, str(script), "--port", "0"],
+        [sys.executable, "-m", "tests.fake.server", "--port", "0"],
+        cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

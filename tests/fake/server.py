@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 Bot API server on 127.0.0.1 serving a :class:`FakeTelegram`.
+"""The fake Bot API over HTTP: a small HTTP/1.1 server on 127.0.0.1 serving a ``FakeTelegram``.
 
 This module owns the network front end of the fake Telegram: real PTB clients
 (``telegram.Bot(TOKEN, base_url=server.base_url)``, ``Application`` + ``updater.start_polling``,
@@ -19,9 +19,9 @@ Usage::
     with FakeApiServer(api) as server:           # or server.start() / server.stop()
         bot = telegram.Bot(TEST_TOKEN, base_url=server.base_url)
 
-Standalone (prints the base_url, serves until interrupted)::
+Standalone, from the repository root (prints the base_url, serves until interrupted)::
 
-    python tests/fake_api_server.py --port 0 [--rate-429 0.1 --rate-500 0.05 --rate-403 0.03]
+    python -m tests.fake.server --port 0 [--rate-429 0.1 --rate-500 0.05 --rate-403 0.03]
 """
 
 from __future__ import annotations
@@ -40,10 +40,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-try:
-    from tests.fakebot import Call, FakeTelegram, Upload
-except ModuleNotFoundError:  # run as a script: python tests/fake_api_server.py
-    from fakebot import Call, FakeTelegram, Upload  # type: ignore[no-redef]
+from .records import Call, Upload
+from .telegram import FakeTelegram
 
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 64 * 1024 * 1024
