@@ -10,8 +10,10 @@ a module:
   handler exceptions seen through :meth:`FakeTelegram.watch` to ``handler_errors``;
   :meth:`FakeTelegram.problems` lists what a test should fail on.  Its methods live in mixins
   by area: :mod:`.botinfo` (getMe, commands, descriptions, menu button), :mod:`.updates`
-  (update queue, ``getUpdates`` long polling), :mod:`.messages` (chats as the user sees them;
-  send/copy/edit/delete with Telegram's validation), :mod:`.callbacks` (button presses);
+  (update queue, ``getUpdates`` long polling), :mod:`.webhooks` (setWebhook, deleteWebhook,
+  getWebhookInfo; :class:`WebhookSender` POSTs updates to the webhook), :mod:`.messages` (chats
+  as the user sees them; send/copy/edit/delete with Telegram's validation), :mod:`.callbacks`
+  (button presses);
 * :mod:`.html` - Telegram HTML parsing and entity rules; :mod:`.params` - wire decoding of
   parameters; :mod:`.records` - ``Call``/``ApiError``/``Msg``/... records and ok/error bodies;
   :mod:`.constants` - the offline bot's identity, Telegram's limits and error descriptions;
@@ -23,8 +25,9 @@ a module:
   objects and sees the chat as a Telegram client would (``screen``, ``buttons``, ``history``);
 * :mod:`.lifecycle` - :func:`run_app` (the ``run_polling`` lifecycle minus the updater) and
   :func:`settle`;
-* :mod:`.server` - :class:`FakeApiServer`, the HTTP front end for a ``FakeTelegram`` (imported
-  lazily, so that ``python -m tests.fake.server`` runs it standalone without a warning).
+* :mod:`.server` - :class:`FakeApiServer`, the HTTP front end for a ``FakeTelegram``, webhook
+  delivery included (imported lazily, so that ``python -m tests.fake.server`` runs it
+  standalone without a warning).
 """
 
 from __future__ import annotations
@@ -46,8 +49,11 @@ from .constants import (
     MAX_BUTTONS,
     NOT_MODIFIED,
     QUERY_INVALID,
+    SECRET_TOKEN_HEADER,
+    TERMINATED_BY_SET_WEBHOOK,
     TEST_TOKEN,
     TEXT_LIMIT,
+    WEBHOOK_ACTIVE,
 )
 from .faults import FaultFn, FaultPlan, LatencyFn
 from .html import EntityParseError, command_entities, parse_html
@@ -62,12 +68,14 @@ from .records import (
     Msg,
     Response,
     Upload,
+    WebhookDelivery,
     error_response,
     ok_response,
 )
 from .request import FakeRequest
 from .telegram import FakeTelegram
 from .user import SimUser
+from .webhooks import WebhookConfig, WebhookSender
 
 if TYPE_CHECKING:
     from .server import FakeApiServer
@@ -87,8 +95,11 @@ __all__ = [
     "MAX_BUTTONS",
     "NOT_MODIFIED",
     "QUERY_INVALID",
+    "SECRET_TOKEN_HEADER",
+    "TERMINATED_BY_SET_WEBHOOK",
     "TEST_TOKEN",
     "TEXT_LIMIT",
+    "WEBHOOK_ACTIVE",
     "ApiError",
     "Call",
     "CallbackRecord",
@@ -105,6 +116,9 @@ __all__ = [
     "Response",
     "SimUser",
     "Upload",
+    "WebhookConfig",
+    "WebhookDelivery",
+    "WebhookSender",
     "command_entities",
     "error_response",
     "normalize_params",

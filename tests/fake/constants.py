@@ -40,6 +40,14 @@ CONFLICT = (
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
     "is running"
 )
+#: getUpdates while a webhook is set, and a long poll cut short by setWebhook (both 409).
+WEBHOOK_ACTIVE = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
+    "the webhook first"
+)
+TERMINATED_BY_SET_WEBHOOK = "Conflict: terminated by setWebhook request"
+#: The header a webhook request carries the ``secret_token`` in.
+SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 CHAT_ACTIONS = frozenset(
     {

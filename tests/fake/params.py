@@ -46,6 +46,7 @@ _INT_PARAMS = frozenset(
         "duration",
         "width",
         "height",
+        "max_connections",
     }
 )
 _BOOL_PARAMS = frozenset(

@@ -3,9 +3,11 @@
 This module owns the plain data the fake keeps and hands to tests: :class:`Call` (one request
 and its answer), :class:`ApiError` (a request Telegram would reject), :class:`HandlerError` (an
 exception in a handler), :class:`Upload` (a file part), :class:`CallbackRecord` (a button press
-and the bot's answer) and :class:`Msg` (a message as Telegram stores and the user sees it); and
-how answers are built: :func:`ok_response`, :func:`error_response` and ``_Reject``, the
-exception method implementations raise to answer with an error.
+and the bot's answer), :class:`Msg` (a message as Telegram stores and the user sees it) and
+:class:`WebhookDelivery` (one POST of an update to the webhook); and how answers are built:
+:func:`ok_response`, :func:`error_response`, ``Described`` (a result with a description, e.g.
+"Webhook was set") and ``_Reject``, the exception method implementations raise to answer with
+an error.
 """
 
 from __future__ import annotations
@@ -65,6 +67,32 @@ class HandlerError:
     error: BaseException
     update: object
     expected: bool = False
+
+
+@dataclass
+class WebhookDelivery:
+    """One HTTP POST of an update to the webhook, as the fake Telegram sent it.
+
+    ``status`` is the webhook's HTTP status (``None`` if no answer came: ``error`` then says why,
+    as ``getWebhookInfo``'s ``last_error_message`` would); ``attempt`` counts from 1 per update;
+    ``secret_token`` is the ``X-Telegram-Bot-Api-Secret-Token`` header sent (``None``: no header).
+    ``time`` is ``time.monotonic()`` when the request was sent, ``duration`` how long it took.
+    """
+
+    update_id: int
+    update: JSONDict
+    url: str
+    attempt: int
+    status: int | None
+    error: str
+    secret_token: str | None
+    time: float
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        """Whether the webhook answered 2xx (only then is the update done with)."""
+        return self.status is not None and 200 <= self.status <= 299
 
 
 @dataclass
@@ -236,6 +264,17 @@ def error_response(status: int, description: str, **parameters: Any) -> Response
     return _Reject(status, description, parameters=parameters or None).response()
 
 
-def ok_response(result: Any) -> Response:
-    """A Telegram success body."""
-    return 200, {"ok": True, "result": result}
+def ok_response(result: Any, description: str | None = None) -> Response:
+    """A Telegram success body (some methods add a ``description``, e.g. "Webhook was set")."""
+    body: JSONDict = {"ok": True, "result": result}
+    if description is not None:
+        body["description"] = description
+    return 200, body
+
+
+@dataclass(frozen=True)
+class Described:
+    """What a method implementation returns when Telegram's answer has a ``description``."""
+
+    result: Any
+    description: str

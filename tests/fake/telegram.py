@@ -8,8 +8,9 @@ requests (recorded in ``errors``) - and what a test asks of it afterwards: ``cal
 ``handler_errors``) and ``problems`` (what a test should fail on).
 
 The Bot API methods themselves live in mixins, one per area: :mod:`.botinfo` (getMe, commands,
-descriptions, menu button), :mod:`.updates` (update queue, getUpdates, webhooks),
-:mod:`.messages` (chats, send/copy/edit/delete) and :mod:`.callbacks` (button presses).
+descriptions, menu button), :mod:`.updates` (update queue, getUpdates), :mod:`.webhooks`
+(setWebhook, deleteWebhook, getWebhookInfo), :mod:`.messages` (chats, send/copy/edit/delete)
+and :mod:`.callbacks` (button presses).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .params import normalize_params
 from .records import (
     ApiError,
     Call,
+    Described,
     HandlerError,
     JSONDict,
     Response,
@@ -42,11 +44,12 @@ from .records import (
     ok_response,
 )
 from .updates import UpdatesMixin
+from .webhooks import WebhookMixin
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class FakeTelegram(BotInfoMixin, UpdatesMixin, MessagesMixin, CallbacksMixin):
+class FakeTelegram(BotInfoMixin, UpdatesMixin, WebhookMixin, MessagesMixin, CallbacksMixin):
     """In-memory Bot API.  See the module docstring; thread-safe (one lock around state).
 
     ``token=None`` accepts any token; otherwise requests carrying another token get 401.
@@ -94,6 +97,7 @@ class FakeTelegram(BotInfoMixin, UpdatesMixin, MessagesMixin, CallbacksMixin):
         self._watched: set[int] = set()
         self._init_botinfo()
         self._init_updates()
+        self._init_webhooks()
         self._init_messages()
         self._init_callbacks()
         self._methods: dict[str, Callable[[JSONDict], Any]] = {
@@ -101,6 +105,7 @@ class FakeTelegram(BotInfoMixin, UpdatesMixin, MessagesMixin, CallbacksMixin):
             for name in (
                 *BotInfoMixin.API_METHODS,
                 *UpdatesMixin.API_METHODS,
+                *WebhookMixin.API_METHODS,
                 *MessagesMixin.API_METHODS,
                 *CallbacksMixin.API_METHODS,
             )
@@ -176,6 +181,8 @@ class FakeTelegram(BotInfoMixin, UpdatesMixin, MessagesMixin, CallbacksMixin):
                 if rej.validation:
                     self._record_error(call, rej.status, rej.description)
                 return rej.response()
+            if isinstance(result, Described):
+                return ok_response(result.result, result.description)
             return ok_response(result)
 
     @staticmethod

@@ -1,9 +1,11 @@
 """Updates in the fake Telegram: the queue of updates for the bot and ``getUpdates`` polling.
 
 This module owns :class:`UpdatesMixin` (part of :class:`tests.fake.telegram.FakeTelegram`):
-the pending updates (``queue_update``, ``queue_message``, ``next_update_id``), the Bot API
-methods ``getUpdates`` (offsets, ``allowed_updates``, long polling with Telegram's 409 when
-another poller takes over) and ``deleteWebhook``.
+the pending updates (``queue_update``, ``queue_message``, ``next_update_id``), which of them the
+bot asked for (``allowed_updates``), and the Bot API method ``getUpdates``: offsets, long polling,
+Telegram's 409 when another poller or a ``setWebhook`` takes over and while a webhook is set.
+Listeners (``add_update_listener``) are woken whenever updates or the webhook change; the webhook
+itself lives in :mod:`.webhooks`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from .constants import CONFLICT
+from .constants import CONFLICT, WEBHOOK_ACTIVE
 from .html import command_entities
-from .records import Call, JSONDict, Response, error_response
+from .records import Call, JSONDict, Response, _Reject, error_response
 
 # Update types Telegram does not send unless asked for explicitly in allowed_updates.
 _OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -26,10 +28,11 @@ _OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reactio
 class UpdatesMixin:
     """The update queue and polling (see the module docstring)."""
 
-    API_METHODS = ("getUpdates", "deleteWebhook")
+    API_METHODS = ("getUpdates",)
 
     # shared with the other parts of FakeTelegram
     _lock: threading.RLock
+    webhook: object | None  # see WebhookMixin
 
     def _init_updates(self) -> None:
         self.conflicts = 0
@@ -37,6 +40,8 @@ class UpdatesMixin:
         self._next_update_id = 10_000
         self._allowed_updates: list[str] = []
         self._poll_generation = 0
+        # why a poll generation ended, when it was not another getUpdates (e.g. setWebhook)
+        self._poll_ends: dict[int, str] = {}
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
     # ---- feeding the bot -------------------------------------------------------------------
@@ -91,6 +96,9 @@ class UpdatesMixin:
             event = asyncio.Event()
             with self._lock:
                 if generation != self._poll_generation:
+                    reason = self._poll_ends.get(generation + 1)
+                    if reason is not None:
+                        return error_response(409, reason)
                     self.conflicts += 1
                     return error_response(409, CONFLICT)
                 response = self._dispatch(call)
@@ -104,8 +112,11 @@ class UpdatesMixin:
                 with self._lock:
                     self._waiters.discard((loop, event))
 
-    def _supersede_pollers(self) -> int:
+    def _supersede_pollers(self, reason: str | None = None) -> int:
+        """End waiting long polls (409 ``reason``, default: another getUpdates took over)."""
         self._poll_generation += 1
+        if reason is not None:
+            self._poll_ends[self._poll_generation] = reason
         self._wake_pollers()
         return self._poll_generation
 
@@ -114,26 +125,36 @@ class UpdatesMixin:
             with contextlib.suppress(RuntimeError):  # loop already closed
                 loop.call_soon_threadsafe(event.set)
 
+    def add_update_listener(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+        """Set ``event`` (in ``loop``, from any thread) whenever updates or the webhook change."""
+        with self._lock:
+            self._waiters.add((loop, event))
+
+    def remove_update_listener(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+        with self._lock:
+            self._waiters.discard((loop, event))
+
     # ---- Bot API methods -------------------------------------------------------------------
 
-    def _m_deleteWebhook(self, p: JSONDict) -> bool:
-        if p.get("drop_pending_updates"):
-            self._pending_updates.clear()
-        return True
-
     def _m_getUpdates(self, p: JSONDict) -> list[JSONDict]:
+        if self.webhook is not None:
+            raise _Reject(409, WEBHOOK_ACTIVE)
         offset = p.get("offset", 0)
         limit = p.get("limit", 100)
         limit = min(max(limit if isinstance(limit, int) else 100, 1), 100)
-        allowed = p.get("allowed_updates")
-        if isinstance(allowed, list):
-            self._allowed_updates = [str(a) for a in allowed]
+        self._set_allowed_updates(p)
         if isinstance(offset, int) and offset > 0:
             self._pending_updates = [u for u in self._pending_updates if u["update_id"] >= offset]
         elif isinstance(offset, int) and offset < 0:
             self._pending_updates = self._pending_updates[offset:]
         self._pending_updates = [u for u in self._pending_updates if self._wanted(u)]
         return copy.deepcopy(self._pending_updates[:limit])
+
+    def _set_allowed_updates(self, p: JSONDict) -> None:
+        """``allowed_updates`` of getUpdates or setWebhook (kept when not given, as Telegram)."""
+        allowed = p.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = [str(a) for a in allowed]
 
     def _wanted(self, update: JSONDict) -> bool:
         kinds = [k for k in update if k != "update_id"]
