@@ -2,7 +2,7 @@
 
 The bot runs in this process (the real application from ``bot.app.build_application``, its
 ``PriorityRateLimiter``, storage and broadcast worker, talking HTTP); the fake Bot API
-(``tests/fake_api_server.py``, keeping no calls or messages) runs in a subprocess, pinned to the
+(``tests/fake/server.py``, keeping no calls or messages) runs in a subprocess, pinned to the
 other core when there are two, so that neither starves the other. Every answer of the fake
 server is delayed by 2-10 ms, like a nearby Bot API server. In one run it prints:
 
@@ -41,7 +41,7 @@ from telegram.request import HTTPXRequest  # noqa: E402
 from bot.app import build_application  # noqa: E402
 from bot.broadcast import broadcaster  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from tests.fakebot import TEST_TOKEN, run_app  # noqa: E402
+from tests.fake import TEST_TOKEN, run_app  # noqa: E402
 
 ADMIN = 42
 HELPER = 7  # the person pressing Help now
@@ -51,8 +51,7 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 SERVER = """
 import random, sys, threading
 sys.path.insert(0, sys.argv[1])
-from tests.fake_api_server import FakeApiServer
-from tests.fakebot import FakeTelegram, TEST_TOKEN
+from tests.fake import FakeApiServer, FakeTelegram, TEST_TOKEN
 api = FakeTelegram(TEST_TOKEN, record_calls=False, store_messages=False)
 admin = {"id": 42, "is_bot": False, "first_name": "Admin"}
 source = api.user_message(admin, text="Resource update: new meeting list in the guide.")

@@ -161,7 +161,7 @@ async def handling_times(texts: list[str], *, gate: bool) -> list[float]:
 
     from bot.app import build_application
     from bot.config import Settings
-    from tests.fakebot import TEST_TOKEN, FakeRequest, FakeTelegram, SimUser, run_app
+    from tests.fake import TEST_TOKEN, FakeRequest, FakeTelegram, SimUser, run_app
 
     api = FakeTelegram(TEST_TOKEN)
     api.fail_on_handler_errors = False

@@ -2,17 +2,17 @@
 
 Fixtures:
 
-* ``api`` - a fresh :class:`tests.fakebot.FakeTelegram`; at teardown the test fails if the bot
+* ``api`` - a fresh :class:`tests.fake.FakeTelegram`; at teardown the test fails if the bot
   called a Bot API method the fake does not implement, made a request Telegram would reject
   (unless declared with ``api.expect_errors(...)``) or a handler raised.
 * ``settings`` - ``bot.config.Settings`` for an offline bot (temporary SQLite database,
   admin id 42).
 * ``app`` - ``bot.app.build_application(settings, ...)`` wired to ``api`` through
-  :class:`tests.fakebot.FakeRequest`, run through the ``run_polling`` lifecycle without polling
+  :class:`tests.fake.FakeRequest`, run through the ``run_polling`` lifecycle without polling
   (initialize, post_init, start; stop, post_stop, shutdown, post_shutdown).
 * ``user`` (id 1001), ``admin`` (id 42) and ``make_user(user_id, **kw)`` - simulated users
-  (:class:`tests.fakebot.SimUser`) in private chats with the bot.
-* ``api_server`` - a :class:`tests.fake_api_server.FakeApiServer` serving ``api`` over HTTP.
+  (:class:`tests.fake.SimUser`) in private chats with the bot.
+* ``api_server`` - a :class:`tests.fake.FakeApiServer` serving ``api`` over HTTP.
 """
 
 from __future__ import annotations
@@ -29,8 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # make `bot`, `handlers` and `tests.*` importable
     sys.path.insert(0, str(ROOT))
 
-from tests.fake_api_server import FakeApiServer  # noqa: E402
-from tests.fakebot import TEST_TOKEN, FakeRequest, FakeTelegram, SimUser, run_app  # noqa: E402
+from tests.fake import (  # noqa: E402
+    TEST_TOKEN,
+    FakeApiServer,
+    FakeRequest,
+    FakeTelegram,
+    SimUser,
+    run_app,
+)
 
 __all__ = ["TEST_TOKEN"]
 

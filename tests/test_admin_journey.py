@@ -17,7 +17,7 @@ from bot import broadcast
 from bot.broadcast import broadcaster
 from bot.config import DEFAULT_CONTENT_DIR, Settings
 from bot.storage import Storage
-from tests.fakebot import BLOCKED, TEST_TOKEN, FakeTelegram, SimUser, error_response
+from tests.fake import BLOCKED, TEST_TOKEN, FakeTelegram, SimUser, error_response
 from tests.test_broadcasts import seed
 
 ADMIN = 42

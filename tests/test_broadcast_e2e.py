@@ -26,8 +26,7 @@ import pytest
 
 from bot.broadcast import concurrency_for
 from bot.storage.sqlite import SqliteStorage
-from tests.fake_api_server import FakeApiServer
-from tests.fakebot import TEST_TOKEN, FakeTelegram, FaultPlan, Msg
+from tests.fake import TEST_TOKEN, FakeApiServer, FakeTelegram, FaultPlan, Msg
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = 42

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.delivery import BULK, Aborted, PriorityRateLimiter
 from bot.storage import Outcome
 from bot.storage.sqlite import SqliteStorage
-from tests.fakebot import TEST_TOKEN, FakeRequest, FakeTelegram, run_app
+from tests.fake import TEST_TOKEN, FakeRequest, FakeTelegram, run_app
 
 ADMIN = 42
 

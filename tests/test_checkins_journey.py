@@ -16,7 +16,7 @@ import pytest
 import bot.checkins
 from bot.checkins import bot_sender, run_tick
 from bot.services import Services
-from tests.fakebot import FakeTelegram, Msg, SimUser
+from tests.fake import FakeTelegram, Msg, SimUser
 from tests.storage.sqlite_rows import user_id_rows
 
 NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)

@@ -27,7 +27,7 @@ from bot.content import load_content
 from bot.screens import Screen
 from bot.services import Services
 from bot.storage import open_storage
-from tests.fakebot import TEST_TOKEN
+from tests.fake import TEST_TOKEN
 
 CONTENT = load_content(DEFAULT_CONTENT_DIR)
 TICK = timedelta(minutes=15)

@@ -12,7 +12,7 @@ import pytest
 from bot.config import DEFAULT_CONTENT_DIR
 from bot.content import ContentError, load_content
 from handlers import text as text_flows
-from tests.fakebot import SimUser
+from tests.fake import SimUser
 
 CRISIS = "i took too many pills and i feel really weird"
 

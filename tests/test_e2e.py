@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_api_server import FakeApiServer
-from tests.fakebot import TEST_TOKEN, FakeTelegram
+from tests.fake import TEST_TOKEN, FakeApiServer, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Self-tests of the offline Telegram harness (tests/fakebot.py, tests/fake_api_server.py).
+"""Self-tests of the offline Telegram harness (the package tests/fake/: HTTP server, webhooks).
 
 They run against a tiny echo/menu Application built here, so they do not depend on the bot;
 one smoke test at the end checks that the ``app``/``user`` fixtures wire up the real bot.
@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
+import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +41,11 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fake_api_server import FakeApiServer
-from tests.fakebot import (
+from tests.fake import (
     TEST_TOKEN,
+    WEBHOOK_ACTIVE,
     EntityParseError,
+    FakeApiServer,
     FakeRequest,
     FakeTelegram,
     SimUser,
@@ -524,9 +530,9 @@ async def test_long_polling_over_http(api_server: FakeApiServer, api: FakeTelegr
 
 
 def test_standalone_server_prints_base_url() -> None:
-    script = Path(__file__).with_name("fake_api_server.py")
     proc = subprocess.Popen(
-        [sys.executable, str(script), "--port", "0"],
+        [sys.executable, "-m", "tests.fake.server", "--port", "0"],
+        cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -543,6 +549,231 @@ def test_standalone_server_prints_base_url() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# ---- webhooks ------------------------------------------------------------------------------
+
+
+class WebhookReceiver(ThreadingHTTPServer):
+    """A tiny webhook endpoint on 127.0.0.1: records what it gets, answers ``answer(update, n)``
+    (``n`` = how many times this update arrived) after ``delay`` seconds.  ``peak`` is the most
+    requests it had at once; ``overlaps`` counts requests for a chat that already had one."""
+
+    daemon_threads = True
+    block_on_close = False  # the fake keeps connections alive; do not wait for them
+
+    def __init__(
+        self, answer: Callable[[dict[str, Any], int], int] | None = None, delay: float = 0.0
+    ) -> None:
+        super().__init__(("127.0.0.1", 0), _ReceiverHandler)
+        self.answer = answer or (lambda update, n: 200)
+        self.delay = delay
+        self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.active = 0
+        self.peak = 0
+        self.busy_chats: set[int] = set()
+        self.overlaps = 0
+        self.lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hook"
+
+    @property
+    def update_ids(self) -> list[int]:
+        with self.lock:
+            return [body["update_id"] for _, body in self.received]
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: WebhookReceiver
+
+    def do_POST(self) -> None:
+        receiver = self.server
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        chat = body["message"]["chat"]["id"]
+        with receiver.lock:
+            receiver.received.append((dict(self.headers), body))
+            seen = sum(1 for _, b in receiver.received if b["update_id"] == body["update_id"])
+            receiver.active += 1
+            receiver.peak = max(receiver.peak, receiver.active)
+            receiver.overlaps += chat in receiver.busy_chats
+            receiver.busy_chats.add(chat)
+        time.sleep(receiver.delay)
+        status = receiver.answer(body, seen)
+        with receiver.lock:
+            receiver.active -= 1
+            receiver.busy_chats.discard(chat)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+
+async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait until ``check()`` holds (the fake server delivers in its own thread)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def test_set_webhook_info_and_delete(api: FakeTelegram) -> None:
+    api.queue_message(1001, "old")
+    status, body = api.handle(
+        "setWebhook",
+        {
+            "url": "https://bot.example.org/hook",
+            "secret_token": "s3cret_TOKEN-1",
+            "max_connections": "500",
+            "allowed_updates": '["message", "callback_query"]',
+        },
+    )
+    assert (status, body["result"], body["description"]) == (200, True, "Webhook was set")
+    assert api.webhook_info() == {
+        "url": "https://bot.example.org/hook",
+        "has_custom_certificate": False,
+        "pending_update_count": 1,
+        "max_connections": 100,  # clamped like Telegram
+        "allowed_updates": ["message", "callback_query"],
+    }
+    _, body = api.handle(
+        "setWebhook",
+        {
+            "url": "https://bot.example.org/hook",
+            "secret_token": "s3cret_TOKEN-1",
+            "max_connections": 100,
+        },
+    )
+    assert body["description"] == "Webhook is already set"
+    with api.expect_errors("webhook is active") as seen:
+        status, body = api.handle("getUpdates", {})
+    assert (status, body["description"]) == (409, WEBHOOK_ACTIVE) and len(seen) == 1
+    api.handle("setWebhook", {"url": "https://bot.example.org/hook", "drop_pending_updates": True})
+    assert api.webhook_info()["pending_update_count"] == 0
+    assert api.webhook_info()["max_connections"] == 40  # the default
+    _, body = api.handle("deleteWebhook", {})
+    assert body["description"] == "Webhook was deleted" and api.webhook is None
+    assert api.handle("deleteWebhook", {})[1]["description"] == "Webhook is already deleted"
+    api.queue_message(1001, "new")
+    status, body = api.handle("getUpdates", {})
+    assert status == 200 and [u["message"]["text"] for u in body["result"]] == ["new"]
+
+
+@pytest.mark.parametrize(
+    ("params", "description"),
+    [
+        ({"secret_token": "has space"}, "secret token contains unallowed characters"),
+        ({"secret_token": "ü"}, "secret token contains unallowed characters"),
+        ({"secret_token": "x" * 257}, "secret token is too long"),
+        ({"url": "ftp://bot.example.org/hook"}, "invalid webhook URL specified"),
+        ({"url": "https:///hook"}, "invalid webhook URL specified"),
+    ],
+)
+def test_set_webhook_validation(
+    api: FakeTelegram, params: dict[str, str], description: str
+) -> None:
+    api.handle("setWebhook", {"url": "https://bot.example.org/old"})
+    with api.expect_errors(description) as seen:
+        status, body = api.handle("setWebhook", {"url": "https://bot.example.org/hook", **params})
+    assert status == 400 and body["description"] == f"Bad Request: {description}"
+    assert len(seen) == 1
+    assert api.webhook is None  # as on Telegram, the old webhook is gone too
+    ok = "A-Za-z0-9_-" * 23 + "abc"  # 256 characters, all allowed
+    assert api.handle("setWebhook", {"url": "https://x.org/h", "secret_token": ok})[0] == 200
+
+
+async def test_set_webhook_ends_a_long_poll(api: FakeTelegram) -> None:
+    poll = asyncio.create_task(api.handle_async("getUpdates", {"timeout": 5}))
+    await asyncio.sleep(0.05)
+    api.handle("setWebhook", {"url": "https://bot.example.org/hook"})
+    status, body = await asyncio.wait_for(poll, 1)
+    assert (status, body["description"]) == (409, "Conflict: terminated by setWebhook request")
+    assert api.conflicts == 0 and api.errors == []
+
+
+async def test_webhook_delivers_with_secret_and_retries_until_2xx(
+    api_server: FakeApiServer, api: FakeTelegram
+) -> None:
+    def answer(update: dict[str, Any], n: int) -> int:
+        return 500 if update["message"]["text"] == "first" and n == 1 else 200
+
+    with WebhookReceiver(answer) as receiver:
+        async with Bot(TEST_TOKEN, base_url=api_server.base_url) as bot:
+            assert await bot.set_webhook(receiver.url, secret_token="s3cret_TOKEN-1")
+            first = api.queue_message(1001, "first")["update_id"]
+            second = api.queue_message(1001, "second")["update_id"]
+            await eventually(lambda: len(receiver.received) == 3)
+            # the second message of the chat waits until the first is acknowledged
+            assert receiver.update_ids == [first, first, second]
+            headers = receiver.received[0][0]
+            assert headers["X-Telegram-Bot-Api-Secret-Token"] == "s3cret_TOKEN-1"
+            assert headers["Content-Type"] == "application/json"
+            assert receiver.received[2][1]["message"]["text"] == "second"
+            await eventually(lambda: len(api.webhook_deliveries) == 3)
+            tries = api.deliveries(first)
+            assert [(d.attempt, d.status, d.ok) for d in tries] == [(1, 500, False), (2, 200, True)]
+            assert tries[1].time - tries[0].time >= 0.09  # re-sent after a short delay
+            assert tries[0].secret_token == "s3cret_TOKEN-1"
+            info = await bot.get_webhook_info()
+            assert info.url == receiver.url and info.pending_update_count == 0
+            assert (
+                info.last_error_message
+                == "Wrong response from the webhook: 500 Internal Server Error"
+            )
+            assert info.last_error_date is not None and info.max_connections == 40
+            assert await bot.delete_webhook()
+
+
+async def test_webhook_max_connections_and_order_per_chat(
+    api_server: FakeApiServer, api: FakeTelegram
+) -> None:
+    sent = {
+        chat: [api.queue_message(chat, f"m{i}")["update_id"] for i in range(3)]
+        for chat in (1, 2, 3)
+    }
+    with WebhookReceiver(delay=0.15) as receiver:
+        api.handle("setWebhook", {"url": receiver.url, "max_connections": 2})
+        await eventually(lambda: len(receiver.received) == 9)
+        assert receiver.peak == 2  # never more than max_connections at once
+        assert receiver.overlaps == 0  # one chat's updates one after another
+        ids = receiver.update_ids
+        assert sorted(ids) == sorted(i for chat in sent.values() for i in chat)  # each once
+        for chat_ids in sent.values():
+            assert [i for i in ids if i in chat_ids] == chat_ids
+        await eventually(lambda: api.webhook_info()["pending_update_count"] == 0)
+        assert all(d.status == 200 for d in api.webhook_deliveries)
+
+
+async def test_webhook_unreachable_keeps_updates(
+    api_server: FakeApiServer, api: FakeTelegram
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    api.handle("setWebhook", {"url": f"http://127.0.0.1:{port}/hook"})
+    update_id = api.queue_message(1001, "anyone there?")["update_id"]
+    await eventually(lambda: len(api.deliveries(update_id)) >= 2)
+    first = api.deliveries(update_id)[0]
+    assert first.status is None and first.error == "Connection refused" and not first.ok
+    info = api.webhook_info()
+    assert info["pending_update_count"] == 1 and info["last_error_message"] == "Connection refused"
+    api.handle("deleteWebhook", {})
+    _, body = api.handle("getUpdates", {})
+    assert [u["update_id"] for u in body["result"]] == [update_id]  # nothing was lost
 
 
 # ---- the real bot --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from bot import screens
 from bot.services import services_of
-from tests.fakebot import FakeTelegram, SimUser
+from tests.fake import FakeTelegram, SimUser
 from tests.storage.sqlite_rows import user_id_rows
 
 TOPIC_COUNT_MIN = 10

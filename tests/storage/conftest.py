@@ -20,7 +20,7 @@ import pytest
 from bot.config import Settings
 from bot.storage import Storage, open_storage
 from bot.storage.sqlite import SqliteStorage
-from tests.fakebot import TEST_TOKEN
+from tests.fake import TEST_TOKEN
 
 BACKENDS = ["sqlite"]
 

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.storage import open_storage
 from bot.storage.sqlite import MIGRATIONS, USER_TABLES, SqliteStorage
 from bot.storage.sqlite.broadcasts import audience_filter
-from tests.fakebot import TEST_TOKEN
+from tests.fake import TEST_TOKEN
 from tests.storage.sqlite_rows import user_id_rows
 
 

@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 Bot API server on 127.0.0.1 serving a :class:`FakeTelegram`.
+"""The fake Bot API over HTTP: a small HTTP/1.1 server on 127.0.0.1 serving a ``FakeTelegram``.
 
 This module owns the network front end of the fake Telegram: real PTB clients
 (``telegram.Bot(TOKEN, base_url=server.base_url)``, ``Application`` + ``updater.start_polling``,
@@ -8,7 +8,10 @@ benchmarks) talk to it over TCP exactly as to ``api.telegram.org``:
   query-string body -> ``FakeTelegram.handle_async`` -> ``{"ok": ...}`` JSON;
 * ``/file/bot<token>/...`` -> 404 (file downloads are not served; recorded as unexpected);
 * ``GET /_fake/stats`` and ``POST /_fake/updates`` (JSON update or list of updates to queue):
-  a side channel for benchmarks running the server in another process.
+  a side channel for benchmarks running the server in another process;
+* webhooks: while the bot has a webhook set, a :class:`tests.fake.webhooks.WebhookSender`
+  running in the server's event loop (``server.webhooks``) POSTs queued updates to it, as
+  Telegram does; attempts are in ``api.webhook_deliveries``.
 
 It is a plain asyncio server (hand-parsed request line / headers / Content-Length or chunked
 bodies, keep-alive) running its own event loop in a daemon thread, so it never blocks on the
@@ -19,9 +22,9 @@ Usage::
     with FakeApiServer(api) as server:           # or server.start() / server.stop()
         bot = telegram.Bot(TEST_TOKEN, base_url=server.base_url)
 
-Standalone (prints the base_url, serves until interrupted)::
+Standalone, from the repository root (prints the base_url, serves until interrupted)::
 
-    python tests/fake_api_server.py --port 0 [--rate-429 0.1 --rate-500 0.05 --rate-403 0.03]
+    python -m tests.fake.server --port 0 [--rate-429 0.1 --rate-500 0.05 --rate-403 0.03]
 """
 
 from __future__ import annotations
@@ -40,10 +43,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-try:
-    from tests.fakebot import Call, FakeTelegram, Upload
-except ModuleNotFoundError:  # run as a script: python tests/fake_api_server.py
-    from fakebot import Call, FakeTelegram, Upload  # type: ignore[no-redef]
+from .records import Call, Upload
+from .telegram import FakeTelegram
+from .webhooks import WebhookSender
 
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 64 * 1024 * 1024
@@ -57,7 +59,10 @@ class _BadRequest(Exception):
 
 
 class FakeApiServer:
-    """HTTP front end for a :class:`FakeTelegram` (a new one if ``api`` is None)."""
+    """HTTP front end for a :class:`FakeTelegram` (a new one if ``api`` is None).
+
+    ``webhook_retry_delay``/``webhook_max_retry_delay``: see :class:`WebhookSender`.
+    """
 
     def __init__(
         self,
@@ -65,8 +70,14 @@ class FakeApiServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        webhook_retry_delay: float = 0.1,
+        webhook_max_retry_delay: float = 2.0,
     ) -> None:
         self.api = api if api is not None else FakeTelegram()
+        self.webhooks = WebhookSender(
+            self.api, retry_delay=webhook_retry_delay, max_retry_delay=webhook_max_retry_delay
+        )
+        self._webhook_task: asyncio.Task[None] | None = None
         self.host = host
         self.port = port
         self.requests_served = 0
@@ -161,6 +172,7 @@ class FakeApiServer:
                 )
             )
             self.port = self._server.sockets[0].getsockname()[1]
+            self._webhook_task = loop.create_task(self.webhooks.run())
         except BaseException as exc:
             self._startup_error = exc
             self._ready.set()
@@ -175,6 +187,10 @@ class FakeApiServer:
             loop.close()
 
     async def _close(self) -> None:
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            await asyncio.gather(self._webhook_task, return_exceptions=True)
+            self._webhook_task = None
         if self._server is not None:
             self._server.close()
         for task in list(self._connections):
@@ -354,6 +370,7 @@ class FakeApiServer:
                     "errors": len(api.errors),
                     "unexpected": len(api.unexpected),
                     "conflicts": api.conflicts,
+                    "webhook_deliveries": len(api.webhook_deliveries),
                 }
             return 200, {"ok": True, "result": stats}
         if parts == ["updates"] and verb == "POST":
