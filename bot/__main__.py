@@ -1,64 +1,100 @@
-"""Entry point: ``python -m bot`` runs the bot with long polling until SIGINT or SIGTERM.
+"""Command line: ``python -m bot [run | check]``.
 
-Exit codes: 0 after a clean stop, 2 for bad configuration or content (one clear line, no
-traceback, never the token).
+``python -m bot`` alone (or ``python -m bot run``) runs the bot until SIGINT or SIGTERM;
+``python -m bot check`` checks the configuration, the content and the database schema and
+exits. Each command has ``--help``. An unknown command is refused with the usage line.
+
+Exit codes: 0 after a clean stop or a passing check, 1 when a check finds the database
+unusable, 2 for bad configuration, content or usage (one clear line, no traceback, never the
+token).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
-import signal
 import sys
 
-from telegram import Update
 from telegram.error import InvalidToken
 
 from bot.app import build_application
 from bot.config import ConfigError, Settings
-from bot.content import ContentError
+from bot.content import ContentError, load_content
 from bot.logging_setup import configure_logging
 
 log = logging.getLogger("bot")
+PROG = "recovery-help-bot"
 
 
-def main() -> int:
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="A Telegram bot for people affected by drug addiction and those who love them.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the bot until SIGINT or SIGTERM (the default)")
+    commands.add_parser("check", help="check the configuration, content and database, then exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)  # unknown commands: usage and exit code 2
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
-        print(f"recovery-help-bot: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.bot_token)
+    if args.command == "check":
+        return _check(settings)
+    return _run(settings)
+
+
+def _run(settings: Settings) -> int:
+    from bot import runner
+
     try:
         application = build_application(settings)
     except ContentError as exc:
-        print(f"recovery-help-bot: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    # Until python-telegram-bot installs its own handlers (after connecting), SIGTERM still
-    # means a clean stop.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        # bootstrap_retries=-1: if Telegram cannot be reached at startup, keep trying (with
-        # python-telegram-bot's backoff) rather than stay down.
-        application.run_polling(
-            allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1, close_loop=False
-        )
+        runner.run(application)
     except InvalidToken:
-        print("recovery-help-bot: Telegram rejected BOT_TOKEN", file=sys.stderr)
+        print(f"{PROG}: Telegram rejected BOT_TOKEN", file=sys.stderr)
         return 2
-    finally:
-        _close_loop()
     return 0
 
 
-def _close_loop() -> None:
-    """Cancel what is still pending (e.g. after a stop during startup), then close the loop."""
-    loop = asyncio.get_event_loop()
-    pending = asyncio.all_tasks(loop)
-    for task in pending:
-        task.cancel()
-    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
+def _check(settings: Settings) -> int:
+    """Configuration (already read), content, and the database schema."""
+    try:
+        content = load_content(settings.content_dir)
+    except ContentError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    print(f"content: ok ({', '.join(content.languages)}; {len(content.countries)} countries)")
+    try:
+        version = asyncio.run(_schema_version(settings))
+    except Exception as exc:
+        print(
+            f"{PROG}: database {settings.database_path}: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"database: ok ({settings.database_path}, schema version {version})")
+    return 0
+
+
+async def _schema_version(settings: Settings) -> int:
+    from bot.storage import open_storage
+
+    storage = await open_storage(settings)
+    try:
+        return await storage.schema_version()
+    finally:
+        await storage.close()
 
 
 if __name__ == "__main__":

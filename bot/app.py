@@ -97,6 +97,13 @@ async def _post_init(application: Application) -> None:
             scope=BotCommandScopeAllGroupChats(),
             language_code=language_code,
         )
+        # What Telegram shows before the first message, in the person's language.
+        await application.bot.set_my_description(
+            lang.t("ui.bot_description"), language_code=language_code
+        )
+        await application.bot.set_my_short_description(
+            lang.t("ui.bot_short_description"), language_code=language_code
+        )
     # Feature startup (check-in scheduler, broadcast resume) goes here.
     start_checkins(application)
     await resume_broadcasts(application)

@@ -84,6 +84,8 @@ REQUIRED_UI_KEYS = {
     "fallback_stale_toast",
     "fallback_error",
     "group_only_private",
+    "bot_description",
+    "bot_short_description",
     "contact_call",
     "contact_text",
     "contact_text_keyword",
@@ -339,10 +341,17 @@ def _load_language(
     return _Raw(language, files)
 
 
+PLURAL_CATEGORIES = {"zero", "one", "two", "few", "many", "other"}
+"""CLDR plural categories: a mapping of these is one text in its language's plural forms."""
+
+
 def _shape(value: Any, prefix: str = "") -> dict[str, str]:
     """Every key path of a nested structure and what is there ('text', 'list of 30', ...)."""
     shape: dict[str, str] = {}
-    if isinstance(value, dict):
+    if isinstance(value, dict) and value and set(map(str, value)) <= PLURAL_CATEGORIES:
+        # Plural forms differ by language (English: one, other; Spanish: one, many, other).
+        shape[prefix.rstrip(".")] = "plural forms" if "other" in value else "plural without other"
+    elif isinstance(value, dict):
         for key, item in value.items():
             shape.update(_shape(item, f"{prefix}{key}."))
     elif isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -372,6 +381,8 @@ def _compare(path: Path, own: Any, base: Any, problems: list[str]) -> None:
     flat_own, flat_base = _flatten(own), _flatten(base)
     for key in sorted(flat_own.keys() & flat_base.keys()):
         a, b = _placeholders(flat_own[key]), _placeholders(flat_base[key])
+        if key.rsplit(".", 1)[-1] in PLURAL_CATEGORIES and "n" in a | b:
+            a, b = a - {"n"}, b - {"n"}  # "1 día" may leave the number out
         if a != b:
             problems.append(
                 f"{path}: '{key}' has placeholders {sorted(a)}, {sorted(b)} in {DEFAULT_LANGUAGE}"
@@ -475,6 +486,9 @@ def _validate_ui(path: Path, ui: dict[str, Any], problems: list[str]) -> None:
     for key, value in ui.items():
         if isinstance(value, str):
             _check_html(f"{path}: '{key}'", value, problems)
+    for key, limit in (("bot_description", 512), ("bot_short_description", 120)):
+        if len(str(ui.get(key) or "")) > limit:
+            problems.append(f"{path}: '{key}' is longer than Telegram's {limit} characters")
     for key, value in buttons.items():
         if not isinstance(value, str) or not value.strip() or len(value) > 40:
             problems.append(f"{path}: button 'buttons.{key}' must be 1-40 characters")

@@ -213,6 +213,9 @@ class Storage(Protocol):
     async def close(self) -> None:
         """Release the connection; no method may be called afterwards."""
 
+    async def schema_version(self) -> int:
+        """The version of the schema this database is at (every migration applied)."""
+
     # --- users ---------------------------------------------------------------------------------
 
     async def seen(self, user_id: int, language: str) -> UserRecord:
