@@ -9,16 +9,28 @@ imports, no I/O after loading, no logging of message text.
 
 How a message is checked
 ------------------------
-1. Normalise: Unicode NFKC, lower case, curly apostrophes straightened; a contraction written
-   with its apostrophe is spelled out, because the apostrophe says which word it is ("he'll"
-   -> "he will", not "hell"; "life's" -> "life is", "we're" -> "we are", "she'd" -> "she
-   would"); other apostrophes are then dropped ("don't" -> "dont", "let's" -> "lets"). A
-   possessive "'s" reads as " is" too ("my son's lips" -> "my son is lips"): phrases are short
-   and local, so the stray "is" costs little. ``-``/``/``/emoji/other symbols become spaces,
+1. Normalise. The same for every language: Unicode NFKC, lower case, curly apostrophes
+   straightened, ``-``/``/``/emoji/other symbols (``¿`` and ``¡`` too) become spaces,
    ``. ! ? ;`` and line breaks become a sentence break, and every run of a repeated letter
-   becomes one letter ("diiiie" -> "die", "pleeease" -> "please", "kill" -> "kil"). The
+   becomes one letter ("diiiie" -> "die", "ayudaaaa" -> "ayuda", "kill" -> "kil"). The
    phrases get exactly the same treatment, so "too"/"to", "wanna"/"wana" and "killll"/"kill"
    all meet in the middle (and so do "noose"/"nose" and "fell"/"feel": write around them).
+
+   What differs between languages is data, the ``normalise`` section of the content file
+   (:class:`NormaliseRules`; the file header documents it), applied in this order, after
+   lower-casing and before the sentence breaks:
+
+   - ``fold_accents`` (Spanish): accented letters read as plain ones ("tomé" = "tome", "está"
+     = "esta"), except ``keep_letters`` ("ñ" stays "ñ": "año" is not "ano"). With
+     ``loose_letters`` (``ñ: n``) a "ñ" written in a PHRASE also matches an "n" in a message
+     (keyboards without ñ: "niño" matches "nino"), while a phrase's "n" never matches "ñ".
+   - ``abbreviations`` (English ``o.d.: od``): dotted words read as one word.
+   - ``contractions`` (English): a contraction written with its apostrophe is spelled out,
+     because the apostrophe says which word it is ("he'll" -> "he will", not "hell"; "life's"
+     -> "life is", "we're" -> "we are", "she'd" -> "she would", "let's" -> "lets"). A
+     possessive "'s" reads as " is" too ("my son's lips" -> "my son is lips"): phrases are
+     short and local, so the stray "is" costs little. Other apostrophes are then dropped in
+     every language ("don't" -> "dont", "pa'" -> "pa").
 2. Spellings: whole words (or word pairs) listed under ``spellings`` in the content file are
    rewritten to one form ("im" -> "i am", "wont" -> "will not", "siezure" -> "seizure").
 3. The first category (in file order) with a phrase match that none of that category's
@@ -29,22 +41,25 @@ How a message is checked
 Every phrase starts at a word boundary with a word the phrase's syntax decides (or with any
 word, for a few), so the detector does not try every phrase at every place: it indexes the
 phrases by the words they can start with, reads the message word by word and tries only the
-phrases that can start at that word, for all categories in one pass. Exclude patterns are
-looked at only once a phrase has matched.
+phrases that can start at that word, for all categories in one pass (a word with a loose
+letter is looked up with its other letter: "niño" and "nino" find the same phrases). Exclude
+patterns are looked at only once a phrase has matched.
 
 Only a bounded part of a message is read (the first :data:`HEAD_CHARS` characters and the last
 :data:`TAIL_CHARS`), and every pattern is built from literals, fixed alternatives and bounded
 gaps, so ``check`` costs at most a constant per character of that window: no catastrophic
 backtracking, whatever the input.
 
-The phrase syntax is documented at the top of ``content/en/crisis.yaml``.
+The phrase syntax is documented at the top of ``content/en/crisis.yaml``, and the Spanish
+normalisation at the top of ``content/es/crisis.yaml``.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +74,9 @@ HEAD_CHARS = 4096
 TAIL_CHARS = 1024
 """Characters also read from the end of a longer message (text from elsewhere, pastes)."""
 
+DEFAULT_RULES_FILE = Path(__file__).resolve().parents[1] / "content" / "en" / "crisis.yaml"
+"""Whose ``normalise`` rules :func:`basic_normalise` uses when given none (the default language)."""
+
 SHORT_GAP = 4
 """``..`` in a phrase: up to this many words in between (never across a sentence break)."""
 LONG_GAP = 8
@@ -67,18 +85,13 @@ SPAN_GAP = 8
 """``~`` in a phrase: up to this many words and sentence breaks in between, so that cues
 split over short sentences still meet ("im done. with everything. goodbye")."""
 
-_TOP_LEVEL_KEYS = {"language", "reply", "groups", "spellings", "categories"}
+_TOP_LEVEL_KEYS = {"language", "reply", "normalise", "groups", "spellings", "categories"}
 _CATEGORY_KEYS = {"phrases", "exclude"}
 
 # --- normalisation --------------------------------------------------------------------------
 
-_APOSTROPHES = str.maketrans({c: "'" for c in "\u2018\u2019\u201b\u02bc\u02b9`\u00b4\u2032"})
+_APOSTROPHES = {ord(c): "'" for c in "\u2018\u2019\u201b\u02bc\u02b9`\u00b4\u2032"}
 _ELLIPSIS = re.compile(r"\u2026|\.{2,}")
-_OD_DOTS = re.compile(r"(?<![^\W_])o\.d\.?(?![^\W_])")
-# "'s", "'ll", "'re", "'d" after a letter, as a whole ending ("he'll", not "o'clock").
-_CONTRACTION = re.compile(r"(?<=[^\W\d_])'(s|ll|re|d)(?![^\W_])")
-_CONTRACTION_WORDS = {"s": " is", "ll": " will", "re": " are", "d": " would"}
-_LETS = re.compile(r"(?<![^\W_])let's(?![^\W_])")
 _SENTENCE_END = re.compile(r"[.!?;\n\r]+")
 _NOT_WORD = re.compile(r"[^\w.]+|_")
 _REPEATS = re.compile(r"([^\W\d_])\1+")
@@ -87,45 +100,257 @@ _BREAKS = re.compile(r"(?: \.)+")
 
 _WORD = r"[^\W_]+"
 
+_NORMALISE_KEYS = {"contractions", "abbreviations", "fold_accents", "keep_letters", "loose_letters"}
+_ENDING_KEY = re.compile(r"'[^\W\d_]+")  # "'ll": an ending after a letter
+_WHOLE_WORD_KEY = re.compile(r"[^\W_]+(?:'[^\W_]+)+")  # "let's": a whole word
+_ABBREVIATION_KEY = re.compile(r"[^\W_]+(?:\.[^\W_]+)+\.?")  # "o.d."
+_PLAIN = re.compile(r"[^\W_]+(?: [^\W_]+)*")  # words and single spaces
 
-def basic_normalise(text: str) -> str:
+
+def _accent_folds() -> dict[int, str | None]:
+    """Every precomposed Latin letter with marks -> its base letter ("é" -> "e", "ñ" -> "n");
+    combining marks left on their own are dropped."""
+    table: dict[int, str | None] = {cp: None for cp in range(0x0300, 0x0370)}
+    for cp in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
+        parts = unicodedata.normalize("NFD", chr(cp))
+        if len(parts) > 1 and parts[0].isascii() and parts[0].isalpha():
+            if all(unicodedata.combining(mark) for mark in parts[1:]):
+                table[cp] = parts[0]
+    return table
+
+
+_ACCENT_FOLDS = _accent_folds()
+
+
+class NormaliseRules:
+    """One language's own normalisation steps: the ``normalise`` section of its crisis file.
+
+    Everything else in step 1 of the module docstring is the same for every language. Build
+    one with :meth:`from_data` (which validates the section) or with keywords:
+
+    ``contractions``
+        Forms written with an apostrophe, spelled out before other apostrophes are dropped.
+        A key starting with an apostrophe is an ending after a letter (``"'ll": will`` reads
+        "he'll" as "he will"; the spelled-out words follow a space); any other key is a whole
+        word (``"let's": lets``). Whole words are rewritten first.
+    ``abbreviations``
+        Words written with dots, read as one word before dots end sentences (``"o.d.": od``
+        reads "O.D." and "o.d" as "od").
+    ``fold_accents``
+        Letters with accents or other marks read as the plain letter ("tomé" = "tome",
+        "está" = "esta", "pingüino" = "pinguino"), in messages and phrases alike.
+    ``keep_letters``
+        Letters ``fold_accents`` leaves as they are (``"ñ"``: "año" is not "ano").
+    ``loose_letters``
+        A letter that, written in a PHRASE, also matches another letter in a message (``ñ: n``:
+        the phrase "niño" matches "niño" and "nino", for keyboards without ñ; the phrase
+        "unas" still does not match "uñas").
+    """
+
+    def __init__(
+        self,
+        *,
+        contractions: Mapping[str, str] | None = None,
+        abbreviations: Mapping[str, str] | None = None,
+        fold_accents: bool = False,
+        keep_letters: Iterable[str] = (),
+        loose_letters: Mapping[str, str] | None = None,
+    ) -> None:
+        """Raise ``ValueError`` naming the entry that is not valid."""
+        keep = {_lower(letter) for letter in keep_letters}
+        for letter in keep:
+            if not _is_letter(letter):
+                raise ValueError(f"keep_letters: {letter!r} is not a single letter")
+            if not fold_accents:
+                raise ValueError("keep_letters only applies with 'fold_accents: true'")
+        table = dict(_APOSTROPHES)
+        if fold_accents:
+            table.update((cp, to) for cp, to in _ACCENT_FOLDS.items() if chr(cp) not in keep)
+        self.fold_accents = fold_accents
+        self._table = table
+        self._loose: dict[str, str] = {}
+        for letter, other in (loose_letters or {}).items():
+            key, value = self._letters(letter), self._letters(other)
+            if not (_is_letter(_lower(letter)) and _is_letter(_lower(other))):
+                raise ValueError(
+                    f"loose_letters: {letter!r}: {other!r} must map a letter to a letter"
+                )
+            if key != _lower(letter):
+                raise ValueError(
+                    f"loose_letters: fold_accents reads {letter!r} as {key!r}; list it in"
+                    " keep_letters"
+                )
+            if key == value:
+                raise ValueError(f"loose_letters: {letter!r} and {other!r} read as the same letter")
+            self._loose[key] = value
+        self._loose_table = str.maketrans(self._loose)
+        self._whole: dict[str, str] = {}
+        self._endings: dict[str, str] = {}
+        for written, spelled in (contractions or {}).items():
+            key, value = self._letters(written), self._words_of(spelled, f"contraction {written!r}")
+            if _ENDING_KEY.fullmatch(key):
+                self._endings[key] = " " + value
+            elif _WHOLE_WORD_KEY.fullmatch(key):
+                self._whole[key] = value
+            else:
+                raise ValueError(
+                    f'contraction {written!r}: write an ending ("\'ll") or a whole word with'
+                    ' an apostrophe ("let\'s")'
+                )
+        self._whole_word = _alternatives(self._whole, r"(?<![^\W_])(?:{})(?![^\W_])")
+        # An ending after a letter, as a whole ending ("he'll", not "o'clock").
+        self._ending = _alternatives(self._endings, r"(?<=[^\W\d_])(?:{})(?![^\W_])")
+        self._abbreviations: dict[str, str] = {}
+        for written, read in (abbreviations or {}).items():
+            key, value = self._letters(written), self._words_of(read, f"abbreviation {written!r}")
+            if not _ABBREVIATION_KEY.fullmatch(key) or " " in value:
+                raise ValueError(
+                    f'abbreviation {written!r}: write letters with dots ("o.d.") and the one'
+                    " word it reads as"
+                )
+            self._abbreviations[key.rstrip(".")] = value
+        self._abbreviation = _alternatives(self._abbreviations, r"(?<![^\W_])(?:{})\.?(?![^\W_])")
+
+    @classmethod
+    def from_data(cls, section: Any) -> NormaliseRules:
+        """Rules from a content file's ``normalise`` section (``None``: no language steps);
+        raise ``ValueError("'normalise': <problem>")``."""
+        if section is None:
+            return cls()
+        try:
+            if not isinstance(section, dict):
+                raise ValueError(f"expected a mapping with some of {sorted(_NORMALISE_KEYS)}")
+            unknown = set(section) - _NORMALISE_KEYS
+            if unknown:
+                raise ValueError(
+                    f"unknown key(s) {sorted(map(str, unknown))};"
+                    f" expected {sorted(_NORMALISE_KEYS)}"
+                )
+            fold = section.get("fold_accents", False)
+            if not isinstance(fold, bool):
+                raise ValueError("'fold_accents' must be true or false")
+            keep = section.get("keep_letters") or []
+            if isinstance(keep, str):
+                keep = [keep]
+            if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
+                raise ValueError("'keep_letters' must be a letter or a list of letters")
+            mappings = {}
+            for name in ("contractions", "abbreviations", "loose_letters"):
+                value = section.get(name) or {}
+                if not isinstance(value, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+                ):
+                    raise ValueError(f"'{name}' must map a written form to a text")
+                mappings[name] = value
+            return cls(fold_accents=fold, keep_letters=keep, **mappings)
+        except ValueError as exc:
+            raise ValueError(f"'normalise': {exc}") from None
+
+    def basic(self, text: str) -> str:
+        """Step 1 of the module docstring with these rules (see :func:`basic_normalise`)."""
+        text = unicodedata.normalize("NFKC", text).lower().translate(self._table)
+        text = _ELLIPSIS.sub(" ", text)
+        if self._abbreviation is not None:
+            text = self._abbreviation.sub(self._read_abbreviation, text)
+        if "'" in text:
+            if self._whole_word is not None:
+                text = self._whole_word.sub(self._spell_whole, text)
+            if self._ending is not None:
+                text = self._ending.sub(self._spell_ending, text)
+            text = text.replace("'", "")
+        text = _SENTENCE_END.sub(" . ", text)
+        text = _NOT_WORD.sub(" ", text)
+        text = _REPEATS.sub(r"\1", text)
+        text = _SPACES.sub(" ", f" {text} ")
+        text = _BREAKS.sub(" .", text)  # squeeze runs of breaks ("!!! ?")
+        if text.startswith(" . "):
+            text = text[2:]
+        if text.endswith(" . "):
+            text = text[:-2]
+        return text
+
+    def loose(self, regex_source: str) -> str:
+        """``regex_source`` (escaped phrase text) with each loose letter also matching its
+        other letter."""
+        for letter, other in self._loose.items():
+            regex_source = regex_source.replace(letter, f"[{letter}{other}]")
+        return regex_source
+
+    def index_key(self, word: str) -> str:
+        """The form of a normalised word the phrase index files it under (loose letters
+        replaced by their other letter, so "niño" and "nino" look up the same phrases)."""
+        return word.translate(self._loose_table) if self._loose else word
+
+    def _letters(self, written: str) -> str:
+        return unicodedata.normalize("NFKC", written).lower().translate(self._table).strip()
+
+    def _words_of(self, text: str, what: str) -> str:
+        value = " ".join(self._letters(text).split())
+        if not _PLAIN.fullmatch(value):
+            raise ValueError(f"{what}: {text!r} must be plain words")
+        return value
+
+    def _read_abbreviation(self, match: re.Match[str]) -> str:
+        return self._abbreviations[match.group().rstrip(".")]
+
+    def _spell_whole(self, match: re.Match[str]) -> str:
+        return self._whole[match.group()]
+
+    def _spell_ending(self, match: re.Match[str]) -> str:
+        return self._endings[match.group()]
+
+
+def _lower(letter: str) -> str:
+    return unicodedata.normalize("NFKC", letter).lower()
+
+
+def _is_letter(text: str) -> bool:
+    return len(text) == 1 and text.isalpha()
+
+
+def _alternatives(forms: Mapping[str, str], template: str) -> re.Pattern[str] | None:
+    """One regex for all ``forms`` (longest first), or ``None`` when there are none."""
+    if not forms:
+        return None
+    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(template.format(alternatives))
+
+
+@functools.lru_cache(maxsize=1)
+def default_rules() -> NormaliseRules:
+    """The default language's rules, read once from :data:`DEFAULT_RULES_FILE`."""
+    try:
+        data = yaml.safe_load(DEFAULT_RULES_FILE.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"{DEFAULT_RULES_FILE}: cannot read ({exc})") from exc
+    try:
+        return NormaliseRules.from_data(data.get("normalise") if isinstance(data, dict) else None)
+    except ValueError as exc:
+        raise ValueError(f"{DEFAULT_RULES_FILE}: {exc}") from exc
+
+
+def basic_normalise(text: str, rules: NormaliseRules | None = None) -> str:
     """Return ``text`` as space-separated words and ``.`` sentence breaks, padded with spaces.
 
-    This is step 1 of the module docstring, without spellings. The result always starts and
-    ends with a space and has single spaces between tokens, e.g. ``" i want to die . help "``.
+    This is step 1 of the module docstring, without spellings, with a language's ``rules``
+    (by default the default language's, from its content file: for tests and tools). The
+    result always starts and ends with a space and has single spaces between tokens, e.g.
+    ``" i want to die . help "``.
     """
-    text = unicodedata.normalize("NFKC", text).lower().translate(_APOSTROPHES)
-    text = _ELLIPSIS.sub(" ", text)
-    text = _OD_DOTS.sub("od", text)
-    if "'" in text:
-        text = _LETS.sub("lets", text)
-        text = _CONTRACTION.sub(_spell_out, text)
-        text = text.replace("'", "")
-    text = _SENTENCE_END.sub(" . ", text)
-    text = _NOT_WORD.sub(" ", text)
-    text = _REPEATS.sub(r"\1", text)
-    text = _SPACES.sub(" ", f" {text} ")
-    text = _BREAKS.sub(" .", text)  # squeeze runs of breaks ("!!! ?")
-    if text.startswith(" . "):
-        text = text[2:]
-    if text.endswith(" . "):
-        text = text[:-2]
-    return text
-
-
-def _spell_out(match: re.Match[str]) -> str:
-    return _CONTRACTION_WORDS[match.group(1)]
+    return (rules if rules is not None else default_rules()).basic(text)
 
 
 class Normaliser:
-    """Basic normalisation followed by whole-word spelling rewrites."""
+    """Basic normalisation with a language's rules, then whole-word spelling rewrites."""
 
-    def __init__(self, spellings: Mapping[str, str]) -> None:
+    def __init__(self, spellings: Mapping[str, str], rules: NormaliseRules | None = None) -> None:
+        self.rules = rules if rules is not None else NormaliseRules()
+        basic = self.basic = self.rules.basic
         self._words: dict[str, str] = {}  # one-word forms: a dict lookup per word
         self._phrases: dict[str, str] = {}  # forms of several words ("my self"): a regex
         for variant, canonical in spellings.items():
-            key = basic_normalise(variant).strip()
-            value = basic_normalise(canonical).strip()
+            key = basic(variant).strip()
+            value = basic(canonical).strip()
             if key and key != value:
                 (self._phrases if " " in key else self._words)[key] = value
         self._pattern: re.Pattern[str] | None = None
@@ -136,7 +361,7 @@ class Normaliser:
 
     def __call__(self, text: str) -> str:
         """Normalise ``text`` for matching (see :func:`basic_normalise`), then apply spellings."""
-        text = basic_normalise(text)
+        text = self.basic(text)
         if self._pattern is not None:
             text = self._pattern.sub(self._replace, text)
         if self._words:
@@ -178,9 +403,10 @@ class _Starts:
 class _PhraseCompiler:
     """Turns phrase strings (see the content file header) into regular-expression source."""
 
-    def __init__(self, groups: Mapping[str, list[str]], normalise: Callable[[str], str]) -> None:
+    def __init__(self, groups: Mapping[str, list[str]], normalise: Normaliser) -> None:
         self._groups = groups
         self._normalise = normalise
+        self._rules = normalise.rules
         self._group_cache: dict[str, str] = {}
         self._group_starts: dict[str, tuple[_Starts, bool]] = {}
         self._in_progress: list[str] = []
@@ -245,7 +471,8 @@ class _PhraseCompiler:
             nonlocal empty
             if literal:
                 if empty:
-                    starts.words.add(self._normalise(" ".join(literal)).split()[0])
+                    first = self._normalise(" ".join(literal)).split()[0]
+                    starts.words.add(self._rules.index_key(first))
                     empty = False
                 literal.clear()
 
@@ -288,7 +515,8 @@ class _PhraseCompiler:
             elif tok.endswith("*"):
                 flush()
                 if empty:
-                    starts.stems.add(basic_normalise(tok[:-1]).split()[0])
+                    stem = self._normalise.basic(tok[:-1]).split()[0]
+                    starts.stems.add(self._rules.index_key(stem))
                     empty = False
             else:
                 literal.append(tok)
@@ -316,7 +544,7 @@ class _PhraseCompiler:
                 words = self._normalise(" ".join(literal)).split()
                 if not words or "." in words:
                     raise PatternError(f"{' '.join(literal)!r} has no words or has punctuation")
-                out.append(re.escape(" " + " ".join(words)))
+                out.append(self._rules.loose(re.escape(" " + " ".join(words))))
                 literal.clear()
 
         while pos < len(tokens):
@@ -379,10 +607,10 @@ class _PhraseCompiler:
                 out.append(r"(?= (?:\.|$))")
             elif tok.endswith("*"):
                 flush()
-                stem = basic_normalise(tok[:-1]).split()
+                stem = self._normalise.basic(tok[:-1]).split()
                 if len(stem) != 1 or stem[0] == ".":
                     raise PatternError(f"{tok!r}: a '*' ending needs a single word before it")
-                out.append(f"(?: {re.escape(stem[0])}[^\\W_]*)")
+                out.append(f"(?: {self._rules.loose(re.escape(stem[0]))}[^\\W_]*)")
                 has_word = True
             else:
                 literal.append(tok)
@@ -451,15 +679,18 @@ class CrisisDetector:
         *,
         groups: Mapping[str, list[str]] | None = None,
         spellings: Mapping[str, str] | None = None,
+        normalise: NormaliseRules | None = None,
         reply: str = "",
     ) -> None:
         """Compile phrase lists; raise :class:`PatternError` (a ValueError) on a bad phrase.
 
         ``categories`` maps a category name to ``{"phrases": [...], "exclude": [...]}``, in
-        priority order. Prefer :meth:`from_file`, which also validates the file's shape.
+        priority order; ``normalise`` is the language's own steps (none by default). Prefer
+        :meth:`from_file`, which also validates the file's shape.
         """
         self.reply = reply
-        self._normalise = Normaliser(spellings or {})
+        self._normalise = Normaliser(spellings or {}, normalise)
+        self._index_key = self._normalise.rules.index_key
         compiler = _PhraseCompiler(groups or {}, self._normalise)
         compiled: list[_Category] = []
         rules: list[_Rule] = []  # every phrase, in priority order: category, then file order
@@ -509,7 +740,8 @@ class CrisisDetector:
 
         The file is refused when it is missing or unreadable, is not valid YAML, lacks a
         ``reply``, lacks one of :data:`CATEGORIES` or has an empty or missing ``phrases`` list
-        for it, has an unknown key, or has a phrase that does not follow the phrase syntax.
+        for it, has an unknown key, has a ``normalise`` section :meth:`NormaliseRules.from_data`
+        refuses, or has a phrase that does not follow the phrase syntax.
         """
         try:
             raw = path.read_text(encoding="utf-8")
@@ -571,8 +803,9 @@ class CrisisDetector:
         """The phrases whose match can start with ``word``, in priority order (cached)."""
         phrases = self._candidates.get(word)
         if phrases is None:
-            ids = set(self._by_word.get(word, ()))
-            ids.update(i for stem, i in self._by_stem if word.startswith(stem))
+            key = self._index_key(word)
+            ids = set(self._by_word.get(key, ()))
+            ids.update(i for stem, i in self._by_stem if key.startswith(stem))
             if self._by_number and word.isdigit():
                 ids.update(self._by_number)
             ids.update(self._anywhere)
@@ -605,6 +838,7 @@ def _validate(data: Any) -> dict[str, Any]:
     reply = data.get("reply")
     if not isinstance(reply, str) or not reply.strip():
         raise ValueError("'reply' must be a non-empty text")
+    normalise = NormaliseRules.from_data(data.get("normalise"))
     groups = data.get("groups") or {}
     if not isinstance(groups, dict):
         raise ValueError("'groups' must map a name to a list of words or phrases")
@@ -643,7 +877,13 @@ def _validate(data: Any) -> dict[str, Any]:
         if duplicates:
             raise ValueError(f"category {name!r} lists {sorted(duplicates)} twice")
         result[name] = {"phrases": list(phrases), "exclude": list(exclude)}
-    return {"categories": result, "groups": groups, "spellings": spellings, "reply": reply}
+    return {
+        "categories": result,
+        "groups": groups,
+        "spellings": spellings,
+        "normalise": normalise,
+        "reply": reply,
+    }
 
 
 def _check_list(value: Any, what: str, *, allow_empty: bool = False) -> None:
