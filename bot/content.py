@@ -301,13 +301,14 @@ def _load_language(
         _check_html(f"{lang_dir / 'crisis.yaml'}: 'reply'", crisis.reply, problems)
     except ValueError as exc:  # a language without crisis phrases must not go live
         problems.append(str(exc).replace("\n", " "))
+    if default is not None:  # every file there is compared, even when another is missing
+        for name in ("ui", "checkins", "admin"):
+            if name in files:
+                _compare(lang_dir / f"{name}.yaml", files[name], default.files[name], problems)
     if len(files) < len(LANGUAGE_FILES) - 1:
         return None  # a missing file is reported; the rest cannot be checked without it
     ui_path = lang_dir / "ui.yaml"
     _validate_ui(ui_path, files["ui"], problems)
-    if default is not None:
-        for name in ("ui", "checkins", "admin"):
-            _compare(lang_dir / f"{name}.yaml", files[name], default.files[name], problems)
     rules = load_rules(files["rules"], str(lang_dir / "rules.yaml"), problems)
     texts = Texts(
         code,

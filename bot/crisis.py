@@ -163,7 +163,7 @@ class NormaliseRules:
                 raise ValueError(f"keep_letters: {letter!r} is not a single letter")
             if not fold_accents:
                 raise ValueError("keep_letters only applies with 'fold_accents: true'")
-        table = dict(_APOSTROPHES)
+        table: dict[int, str | None] = dict(_APOSTROPHES)
         if fold_accents:
             table.update((cp, to) for cp, to in _ACCENT_FOLDS.items() if chr(cp) not in keep)
         self.fold_accents = fold_accents

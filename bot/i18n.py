@@ -153,7 +153,7 @@ class Texts:
     def _unit(self, amount: int, unit: str, *, pad: bool = False) -> str:
         shown = format_timedelta(
             timedelta(**{unit + "s": amount}),
-            granularity=unit,
+            granularity=unit,  # type: ignore[arg-type]
             threshold=math.inf,
             format="short",
             locale=self.locale,

@@ -9,9 +9,12 @@ Order matters: within a group the first matching handler wins, and lower groups 
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import Update
 from telegram.ext import (
     Application,
+    BaseHandler,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -69,7 +72,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         group=-1,
     )
 
-    handlers = [
+    handlers: list[BaseHandler[Any, Any, Any]] = [
         # The person blocked or unblocked the bot.
         ChatMemberHandler(activity.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER),
         # Channel posts are never answered.

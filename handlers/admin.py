@@ -50,8 +50,8 @@ def handlers(
     application: Application[Any, Any, Any, Any, Any, Any],
 ) -> list[BaseHandler[Update, Any, Any]]:
     """The admin handlers, for their place in ``handlers/__init__.py``."""
-    admins = filters.User(user_id=services_of(application).settings.admin_ids)
-    admins = admins & filters.ChatType.PRIVATE
+    admin_ids = filters.User(user_id=services_of(application).settings.admin_ids)
+    admins = admin_ids & filters.ChatType.PRIVATE
     return [
         CommandHandler("broadcast", broadcast_command, filters=admins),
         CommandHandler("cancel", cancel_command, filters=admins),

@@ -15,7 +15,7 @@ from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot import callbacks as cb
 from bot import checkin_screens as cs
@@ -398,7 +398,7 @@ def _prefix(prefix: str) -> str:
     return "^" + re.escape(prefix)
 
 
-def handlers() -> list[BaseHandler[Update, ContextTypes.DEFAULT_TYPE, None]]:
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
     """Every check-in handler, in order (registered before the fallbacks)."""
     return [
         CommandHandler("checkin", checkin_command, filters=filters.ChatType.PRIVATE),

@@ -10,7 +10,8 @@ after the Help now answer.) Nothing about the message is stored or logged beyond
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
@@ -23,7 +24,7 @@ from handlers.text import Flows
 log = logging.getLogger(__name__)
 
 
-def gate(flows: Flows) -> Callable[[Update, BotContext], Awaitable[None]]:
+def gate(flows: Flows) -> Callable[[Update, BotContext], Coroutine[Any, Any, None]]:
     """The crisis gate, knowing which flows go on after a crisis answer."""
 
     async def crisis_gate(update: Update, context: BotContext) -> None:

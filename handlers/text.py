@@ -8,14 +8,15 @@ in the one ordered list, as a :class:`Flows`: nothing registers itself at import
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
+from typing import Any
 
 from telegram import Update
 
 from bot.context import BotContext
 from handlers import fallback
 
-Flow = Callable[[Update, BotContext], Awaitable[None]]
+Flow = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 AWAITING = "awaiting"
 
 
