@@ -88,6 +88,7 @@ class Rates:
 
     sequential: list[float] = field(default_factory=list)
     concurrent: list[float] = field(default_factory=list)
+    fake_share: list[float] = field(default_factory=list)  # of the time, one at a time
     by_kind: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
 
     @property
@@ -97,6 +98,11 @@ class Rates:
     @property
     def conc(self) -> float:
         return statistics.median(self.concurrent)
+
+    @property
+    def seq_without_fake(self) -> float:
+        """Updates per second one at a time, the fake Bot API's time taken out."""
+        return self.seq / (1 - statistics.median(self.fake_share))
 
     def kind_ms(self, kind: str) -> float:
         return statistics.median(self.by_kind[kind]) * 1000
@@ -108,6 +114,7 @@ class Subject:
 
     name: str
     app: Application  # type: ignore[type-arg]
+    request: TimedRequest
     people: People
     expected: dict[str, dict[str, int]]  # Bot API calls one update of each kind makes
     rates: Rates = field(default_factory=Rates)
@@ -121,6 +128,20 @@ class Subject:
         """The ``q`` quantile of the Help now latencies, in ms (nearest rank)."""
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+
+class TimedRequest(FakeRequest):
+    """``FakeRequest`` that adds up the time spent in the fake Bot API (the fake's own work,
+    such as parsing the bot's HTML, is Telegram's work in production, not the bot's)."""
+
+    spent = 0.0
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        start = time.perf_counter()
+        try:
+            return await super().do_request(*args, **kwargs)
+        finally:
+            self.spent += time.perf_counter() - start
 
 
 class People:
@@ -196,12 +217,15 @@ class People:
 
 async def one_at_a_time(subject: Subject, updates: list[tuple[str, Update]]) -> float:
     app, times = subject.app, subject.rates.by_kind
+    fake_before = subject.request.spent
     start = time.perf_counter()
     for kind, update in updates:
         began = time.perf_counter()
         await app.process_update(update)
         times[kind].append(time.perf_counter() - began)
-    return len(updates) / (time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    subject.rates.fake_share.append((subject.request.spent - fake_before) / elapsed)
+    return len(updates) / elapsed
 
 
 async def in_flight(subject: Subject, updates: list[tuple[str, Update]]) -> float:
@@ -245,23 +269,27 @@ async def measure_rates(subjects: list[Subject], per_round: int) -> None:
                 if n == 0:  # warm-up: not counted
                     if mode is one_at_a_time:
                         subject.rates.by_kind = {k: [] for k in KINDS}
+                        subject.rates.fake_share.clear()
                 else:
                     getattr(subject.rates, name).append(rate)
 
 
-async def help_latencies(subject: Subject, count: int) -> None:
-    app = subject.app
-    for update in subject.people.presses(app, min(count, 50)):  # warm-up
-        await app.process_update(update)
-    presses = subject.people.presses(app, count)
+async def help_latencies(subjects: list[Subject], count: int) -> None:
+    """``count`` Help now presses one at a time for every subject, the subjects taking turns
+    press by press (after 50 presses each of warm-up)."""
+    for subject in subjects:
+        for update in subject.people.presses(subject.app, min(count, 50)):
+            await subject.app.process_update(update)
+    presses = [s.people.presses(s.app, count) for s in subjects]
     gc.collect()
-    for update in presses:
-        start = time.perf_counter()
-        await app.process_update(update)
-        subject.latencies.append(time.perf_counter() - start)
+    for i in range(count):
+        for subject, updates in zip(subjects, presses, strict=True):
+            start = time.perf_counter()
+            await subject.app.process_update(updates[i])
+            subject.latencies.append(time.perf_counter() - start)
 
 
-def echo_application(api: FakeTelegram) -> Application:  # type: ignore[type-arg]
+def echo_application(api: FakeTelegram, request: TimedRequest) -> Application:  # type: ignore[type-arg]
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is not None and message.text is not None:
@@ -270,7 +298,7 @@ def echo_application(api: FakeTelegram) -> Application:  # type: ignore[type-arg
     app = (
         Application.builder()
         .token(TEST_TOKEN)
-        .request(FakeRequest(api))
+        .request(request)
         .get_updates_request(FakeRequest(api))
         .build()
     )
@@ -367,10 +395,9 @@ async def run(size: Size, langs: list[str], content: Path | None) -> tuple[Subje
             log_level="WARNING",
             content_dir=content_dir,
         )
-        bot = build_application(
-            settings, request=FakeRequest(api), get_updates_request=FakeRequest(api)
-        )
-        echo_app = echo_application(api)
+        bot_request, echo_request = TimedRequest(api), TimedRequest(api)
+        bot = build_application(settings, request=bot_request, get_updates_request=FakeRequest(api))
+        echo_app = echo_application(api, echo_request)
         async with run_app(bot, api), run_app(echo_app, api):
             groups = {lang: People(api, lang, size.users) for lang in langs}
             for lang, people in groups.items():
@@ -379,8 +406,11 @@ async def run(size: Size, langs: list[str], content: Path | None) -> tuple[Subje
                 got = await stored_language(bot, int(people.users[0]["id"]))
                 if got != lang:
                     raise SystemExit(f"error: seeded {lang} users are stored with language {got!r}")
-            bots = [Subject(f"bot ({g.lang} users)", bot, g, BOT_CALLS) for g in groups.values()]
-            echo = Subject("echo baseline", echo_app, groups[langs[0]], ECHO_CALLS)
+            bots = [
+                Subject(f"bot ({g.lang} users)", bot, bot_request, g, BOT_CALLS)
+                for g in groups.values()
+            ]
+            echo = Subject("echo baseline", echo_app, echo_request, groups[langs[0]], ECHO_CALLS)
             for subject in [*bots, echo]:
                 await check_answers(subject)
             print(
@@ -389,9 +419,8 @@ async def run(size: Size, langs: list[str], content: Path | None) -> tuple[Subje
                 flush=True,
             )
             await measure_rates([*bots, echo], size.per_round)
-            for subject in bots:
-                print(f"{subject.name}: {size.presses} Help now presses ...", flush=True)
-                await help_latencies(subject, size.presses)
+            print(f"Help now: {size.presses} presses one at a time, each language ...", flush=True)
+            await help_latencies(bots, size.presses)
         problems = api.problems()
     if problems:
         print(f"\nthe fake Bot API saw {len(problems)} problem(s), e.g.:", file=sys.stderr)
@@ -421,6 +450,18 @@ def report(size: Size, echo: Subject, bots: list[Subject]) -> None:
                 f"{b.rates.conc / echo.rates.conc:.3f}",
             )
         )
+    print()
+    print(row.format("the fake Bot API's time taken out", "one at a time", ""))
+    for s in [echo, *bots]:
+        share = statistics.median(s.rates.fake_share)
+        print(
+            row.format(
+                f"{s.name}: updates/s", f"{s.rates.seq_without_fake:.0f}", f"(fake {share:.0%})"
+            )
+        )
+    for b in bots:
+        ratio = b.rates.seq_without_fake / echo.rates.seq_without_fake
+        print(row.format(f"ratio bot/echo ({b.lang})", f"{ratio:.3f}", ""))
     print()
     print(kinds.format("ms per update, one at a time", "/start", "Help now", "free text"))
     for s in [echo, *bots]:
