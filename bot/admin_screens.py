@@ -37,8 +37,7 @@ def _row(label: str, data: str) -> list[InlineKeyboardButton]:
 
 
 def _label(lang: Language, key: str, **values: object) -> str:
-    """A button label (plain text: not escaped, Telegram shows it as it is)."""
-    return str(lang.texts.raw("admin.buttons." + key)).strip().format(**values)
+    return lang.texts.label("admin.buttons." + key, **values)
 
 
 def audience_label(lang: Language, content: Content, audience: str) -> str:
@@ -50,13 +49,11 @@ def audience_label(lang: Language, content: Content, audience: str) -> str:
     if audience.startswith(LANG_PREFIX):
         code = audience.removeprefix(LANG_PREFIX)
         name = content.languages[code].name if code in content.languages else code
-        return str(lang.texts.raw("admin.audience_language")).format(name=name)
+        return lang.texts.label("admin.audience_language", name=name)
     if audience.startswith(COUNTRY_PREFIX):
         code = audience.removeprefix(COUNTRY_PREFIX)
         country = lang.country(code)
-        return str(lang.texts.raw("admin.audience_country")).format(
-            name=country.label if country else code
-        )
+        return lang.texts.label("admin.audience_country", name=country.label if country else code)
     return audience
 
 

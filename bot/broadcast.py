@@ -55,7 +55,7 @@ from telegram.ext import Application, ContextTypes
 from bot import admin_screens
 from bot.content import Language
 from bot.delivery import BULK, Aborted, deliver
-from bot.services import Services, services_of
+from bot.services import services_of
 from bot.storage import RUNNING, STOPPED, Broadcast, Outcome, Storage
 
 log = logging.getLogger(__name__)
@@ -76,10 +76,6 @@ RETRY_BACKOFF = 0.5  # ...after 0.5 s, 1 s, 2 s
 def concurrency_for(rate: float) -> int:
     """How many recipients may be open at once at ``rate`` messages per second."""
     return max(MIN_CONCURRENCY, min(MAX_CONCURRENCY, math.ceil(rate * WINDOW_SECONDS)))
-
-
-def _services(application: Application[Any, Any, Any, Any, Any, Any]) -> Services:
-    return services_of(application)
 
 
 async def admin_language(
@@ -129,7 +125,7 @@ class BroadcastRun:
         self._status_seconds = status_seconds
         self._closing = False
         self._samples: deque[tuple[float, int]] = deque(maxlen=6)
-        svc = _services(application)
+        svc = services_of(application)
         self._storage: Storage = svc.db
         paid = svc.settings.broadcast_rate > FloodLimit.MESSAGES_PER_SECOND
         self._send_kwargs: dict[str, Any] = {
@@ -305,7 +301,7 @@ class BroadcastRun:
             return shown
         lang = await self._lang()
         state = "stopping" if self.stop_requested.is_set() else "running"
-        content = _services(self.application).content
+        content = services_of(self.application).content
         screen = admin_screens.status(lang, content, bc, state=state, rate=self._rate(bc.done))
         text = screen.text
         if text == shown:
@@ -330,7 +326,7 @@ async def show_final(
     application: Application[Any, Any, Any, Any, Any, Any], broadcast_id: int
 ) -> None:
     """Edit the status message to its final figures and send the report to the admin."""
-    svc = _services(application)
+    svc = services_of(application)
     bc = await svc.db.get_broadcast(broadcast_id)
     if bc is None:
         return
@@ -372,7 +368,7 @@ class Broadcaster:
 
     @property
     def concurrency(self) -> int:
-        return concurrency_for(_services(self.application).settings.broadcast_rate)
+        return concurrency_for(services_of(self.application).settings.broadcast_rate)
 
     def wake(self) -> None:
         """Deliver what is unfinished (call after writing a broadcast). Needs a running app."""
@@ -386,7 +382,7 @@ class Broadcaster:
             await asyncio.wait({self._task})
 
     async def _loop(self) -> None:
-        storage = _services(self.application).db
+        storage = services_of(self.application).db
         failed: set[int] = set()  # left running (resumed at the next start), not retried now
         while self.application.running:
             self._wake = False
@@ -418,7 +414,7 @@ class Broadcaster:
         if current is not None and current.broadcast_id == broadcast_id:
             current.request_stop()
             return True
-        storage = _services(self.application).db
+        storage = services_of(self.application).db
         bc = await storage.get_broadcast(broadcast_id)
         if bc is None or bc.status != RUNNING:
             return False
@@ -442,7 +438,7 @@ async def resume_broadcasts(application: Application[Any, Any, Any, Any, Any, An
     The work starts from the job queue just after ``Application.start()``, as a task the
     application awaits when it stops (so a clean stop writes every outcome first).
     """
-    if not await _services(application).db.running_broadcasts():
+    if not await services_of(application).db.running_broadcasts():
         return
     if application.job_queue is None:
         raise RuntimeError(

@@ -346,23 +346,38 @@ PLURAL_CATEGORIES = {"zero", "one", "two", "few", "many", "other"}
 """CLDR plural categories: a mapping of these is one text in its language's plural forms."""
 
 
-def _shape(value: Any, prefix: str = "") -> dict[str, str]:
-    """Every key path of a nested structure and what is there ('text', 'list of 30', ...)."""
-    shape: dict[str, str] = {}
-    if isinstance(value, dict) and value and set(map(str, value)) <= PLURAL_CATEGORIES:
-        # Plural forms differ by language (English: one, other; Spanish: one, many, other).
-        shape[prefix.rstrip(".")] = "plural forms" if "other" in value else "plural without other"
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            shape.update(_shape(item, f"{prefix}{key}."))
-    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
-        shape[prefix.rstrip(".")] = f"a list of {len(value)}"
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            shape.update(_shape(item, f"{prefix}{index}."))
-    else:
-        shape[prefix.rstrip(".")] = "a text"
-    return shape
+def _is_plural(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and set(map(str, value)) <= PLURAL_CATEGORIES
+
+
+def _leaves(value: Any, unit: Any = lambda _: False, prefix: str = "") -> dict[str, Any]:
+    """Every key path of a nested structure and the value there; ``unit(value)`` says which
+    values count as one leaf even when they are lists or mappings."""
+    if not unit(value) and isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        found: dict[str, Any] = {}
+        for key, item in items:
+            found.update(_leaves(item, unit, f"{prefix}{key}."))
+        return found
+    return {prefix.rstrip("."): value}
+
+
+def _shape(value: Any) -> dict[str, str]:
+    """Every key path and what is there ('a text', 'a list of 30', 'plural forms')."""
+
+    def unit(item: Any) -> bool:
+        strings = isinstance(item, list) and all(isinstance(x, str) for x in item)
+        return strings or _is_plural(item)
+
+    def describe(item: Any) -> str:
+        if isinstance(item, list):
+            return f"a list of {len(item)}"
+        if isinstance(item, dict):
+            # Plural forms differ by language (English: one, other; Spanish: one, many, other).
+            return "plural forms" if "other" in item else "plural without other"
+        return "a text"
+
+    return {key: describe(item) for key, item in _leaves(value, unit).items()}
 
 
 def _placeholders(value: Any) -> set[str]:
@@ -379,7 +394,7 @@ def _compare(path: Path, own: Any, base: Any, problems: list[str]) -> None:
     for key in sorted(mine.keys() & theirs.keys()):
         if mine[key] != theirs[key]:
             problems.append(f"{path}: '{key}' is {mine[key]}, {theirs[key]} in {DEFAULT_LANGUAGE}")
-    flat_own, flat_base = _flatten(own), _flatten(base)
+    flat_own, flat_base = _leaves(own), _leaves(base)
     for key in sorted(flat_own.keys() & flat_base.keys()):
         a, b = _placeholders(flat_own[key]), _placeholders(flat_base[key])
         if key.rsplit(".", 1)[-1] in PLURAL_CATEGORIES and "n" in a | b:
@@ -388,19 +403,6 @@ def _compare(path: Path, own: Any, base: Any, problems: list[str]) -> None:
             problems.append(
                 f"{path}: '{key}' has placeholders {sorted(a)}, {sorted(b)} in {DEFAULT_LANGUAGE}"
             )
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    if isinstance(value, dict):
-        for key, item in value.items():
-            flat.update(_flatten(item, f"{prefix}{key}."))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            flat.update(_flatten(item, f"{prefix}{index}."))
-    else:
-        flat[prefix.rstrip(".")] = value
-    return flat
 
 
 def _compare_guide(
@@ -562,21 +564,6 @@ def _reachable(menu: tuple[str, ...], pages: dict[str, Page]) -> set[str]:
     return seen
 
 
-def _text(raw: Any, code: str, codes: list[str], where: str, problems: list[str]) -> str | None:
-    """A hotline text in language ``code``: a plain string is the same in every language; a
-    mapping ``{en: ..., es: ...}`` must have every language the bot speaks."""
-    if raw is None:
-        return None
-    if isinstance(raw, dict):
-        for missing in sorted(set(codes) - {str(k) for k in raw}):
-            problems.append(f"{where}: no '{missing}' text")
-        for extra in sorted({str(k) for k in raw} - set(codes)):
-            problems.append(f"{where}: text for '{extra}', a language the bot does not have")
-        found = raw.get(code, raw.get(DEFAULT_LANGUAGE))
-        return None if found is None else str(found).strip()
-    return str(raw).strip()
-
-
 class _Reader:
     """Reads the hotline data in one language, reporting problems once."""
 
@@ -584,7 +571,19 @@ class _Reader:
         self.path, self.code, self.codes, self.problems = path, code, codes, problems
 
     def text(self, raw: Any, where: str) -> str | None:
-        return _text(raw, self.code, self.codes, where, self.problems)
+        """A text in this language: a plain string is the same in every language; a mapping
+        ``{en: ..., es: ...}`` must have every language the bot speaks."""
+        if raw is None:
+            return None
+        if isinstance(raw, dict):
+            keys = {str(k) for k in raw}
+            for missing in sorted(set(self.codes) - keys):
+                self.problems.append(f"{where}: no '{missing}' text")
+            for extra in sorted(keys - set(self.codes)):
+                self.problems.append(f"{where}: text for '{extra}', a language the bot lacks")
+            found = raw.get(self.code, raw.get(DEFAULT_LANGUAGE))
+            return None if found is None else str(found).strip()
+        return str(raw).strip()
 
 
 def _load_hotlines(

@@ -112,6 +112,11 @@ class Texts:
             return template
         return template.format(**{name: escape(value) for name, value in values.items()})
 
+    def label(self, key: str, **values: Any) -> str:
+        """A button label: plain text (Telegram shows it as it is), so values are not escaped."""
+        template = str(self.raw(key)).strip()
+        return template.format(**values) if values else template
+
     def items(self, key: str) -> list[str]:
         """A list of texts (e.g. the encouragement pool), each trimmed."""
         found = self.raw(key)

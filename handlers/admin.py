@@ -30,7 +30,7 @@ from telegram.ext import (
 from bot import admin_screens as screens
 from bot import callbacks as cb
 from bot.broadcast import broadcaster
-from bot.content import ContentError, Language, load_content
+from bot.content import ContentError, load_content
 from bot.context import BotContext
 from bot.screens import Screen
 from bot.services import services_of
@@ -72,10 +72,6 @@ def _is_admin(update: Update, context: BotContext) -> bool:
     return user is not None and user.id in context.settings.admin_ids
 
 
-async def _lang(context: BotContext) -> Language:
-    return await context.language()
-
-
 def _draft(context: BotContext) -> dict[str, Any] | None:
     return (context.user_data or {}).get(DRAFT)
 
@@ -103,7 +99,7 @@ async def broadcast_command(update: Update, context: BotContext) -> None:
     if context.user_data is not None:
         context.user_data[DRAFT] = {"step": "message"}
     expect_text(context, FLOW)
-    await _reply(update, context, screens.ask_message(await _lang(context)))
+    await _reply(update, context, screens.ask_message(await context.language()))
 
 
 async def draft_text(update: Update, context: BotContext) -> None:
@@ -122,7 +118,7 @@ async def draft_media(update: Update, context: BotContext) -> None:
         return
     message = update.effective_message
     if message is None or not (message.photo or message.document or message.video):
-        await _reply(update, context, screens.notice(await _lang(context), "not_a_message"))
+        await _reply(update, context, screens.notice(await context.language(), "not_a_message"))
         return
     await _take_message(update, context)
 
@@ -146,13 +142,13 @@ async def _take_message(update: Update, context: BotContext) -> None:
 
 
 async def _audience_screen(context: BotContext) -> Screen:
-    return screens.audience_choice(await _lang(context), await context.db.audience_counts())
+    return screens.audience_choice(await context.language(), await context.db.audience_counts())
 
 
 async def _choose(
     update: Update, context: BotContext, draft: dict[str, Any], audience: str
 ) -> None:
-    lang = await _lang(context)
+    lang = await context.language()
     count = await context.db.audience_size(audience)
     if count == 0:
         await answer_query(update, lang.t("admin.nobody"))
@@ -166,7 +162,7 @@ async def _choose(
 async def _send(update: Update, context: BotContext) -> None:
     """Send: write the broadcast and its recipients in one go, then start delivering."""
     draft = _draft(context)
-    lang = await _lang(context)
+    lang = await context.language()
     if draft is None or draft.get("step") != "confirm":
         # Only a toast: on a double tap this message is already the status, with its Stop.
         await answer_query(update, lang.t("admin.draft_gone"))
@@ -198,7 +194,7 @@ async def admin_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     data = query.data or ""
-    lang = await _lang(context)
+    lang = await context.language()
     if data.startswith(cb.ADMIN_STOP):
         raw_id = data.removeprefix(cb.ADMIN_STOP)
         stopped = raw_id.isdigit() and await broadcaster(context.application).stop(int(raw_id))
@@ -242,7 +238,7 @@ async def admin_button(update: Update, context: BotContext) -> None:
 async def cancel_command(update: Update, context: BotContext) -> None:
     """/cancel: leave the broadcast flow at any step."""
     draft = _end_flow(context)
-    lang = await _lang(context)
+    lang = await context.language()
     await _reply(
         update, context, screens.notice(lang, "cancelled" if draft else "nothing_to_cancel")
     )
@@ -254,20 +250,20 @@ async def cancel_command(update: Update, context: BotContext) -> None:
 async def broadcasts_command(update: Update, context: BotContext) -> None:
     """Recent broadcasts with their figures."""
     recent = await context.db.recent_broadcasts(RECENT)
-    await _reply(update, context, screens.recent(await _lang(context), context.content, recent))
+    await _reply(update, context, screens.recent(await context.language(), context.content, recent))
 
 
 async def stats_command(update: Update, context: BotContext) -> None:
     """Aggregate counts only: never a list of people."""
     figures = await context.db.stats()
-    await _reply(update, context, screens.stats(await _lang(context), context.content, figures))
+    await _reply(update, context, screens.stats(await context.language(), context.content, figures))
 
 
 async def reload_command(update: Update, context: BotContext) -> None:
     """Reload content/ (crisis phrases included) from disk if it is all valid; otherwise keep
     the live content and say why."""
     svc = context.services
-    lang = await _lang(context)
+    lang = await context.language()
     try:
         content = await asyncio.to_thread(load_content, svc.settings.content_dir)
     except ContentError as exc:

@@ -46,10 +46,6 @@ def _data(update: Update, prefix: str) -> str:
     return query.data.removeprefix(prefix)
 
 
-async def _country(update: Update, context: BotContext) -> Country | None:
-    return await context.country()
-
-
 async def _settings(update: Update, context: BotContext) -> CheckinSettings | None:
     return await context.db.get_checkin(_user_id(update))
 
@@ -60,7 +56,7 @@ async def _zone_for_today(
     """Whose 'today' the day counter uses: the check-in zone, else the country's, else UTC."""
     if settings is not None and settings.zone:
         return ZoneInfo(settings.zone)
-    country = await _country(update, context)
+    country = await context.country()
     return ZoneInfo(country.timezones[0] if country and country.timezones else "UTC")
 
 
@@ -144,7 +140,7 @@ async def _apply_time(update: Update, context: BotContext, local: time) -> None:
     if settings is not None and settings.active and settings.zone:
         await _turn_on(update, context, local, settings.zone)
         return
-    country = await _country(update, context)
+    country = await context.country()
     if country is not None and len(country.timezones) == 1:
         await _turn_on(update, context, local, country.timezones[0])
         return
@@ -180,7 +176,7 @@ async def choose_zone(update: Update, context: BotContext) -> None:
         await fallback.stale_button(update, context)
         return
     await answer_query(update)
-    await _ask_zone(update, context, local, await _country(update, context))
+    await _ask_zone(update, context, local, await context.country())
 
 
 async def zone_country(update: Update, context: BotContext) -> None:

@@ -25,7 +25,7 @@ ADMIN = 42
 
 async def seed(storage: SqliteStorage, user_id: int, **fields: Any) -> None:
     """A user row; ``fields`` may set language, country, last_active_on, blocked, checkins."""
-    await storage.touch_user(user_id, fields.get("language", "en"))
+    await storage.seen(user_id, fields.get("language", "en"))
     if "country" in fields:
         await storage.set_country(user_id, fields["country"])
     async with storage.transaction() as db:

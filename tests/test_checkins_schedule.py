@@ -82,7 +82,7 @@ async def svc(db_path: Path) -> AsyncIterator[Services]:
 
 
 async def subscribe(svc: Services, user_id: int, local: str, zone: str, now: datetime) -> None:
-    await svc.db.touch_user(user_id, "en")
+    await svc.db.seen(user_id, "en")
     await checkins.set_schedule(svc.db, user_id, time.fromisoformat(local), zone, now)
 
 

@@ -227,10 +227,6 @@ class Storage(Protocol):
         read, and it never waits behind other writes."""
         ...
 
-    async def touch_user(self, user_id: int, language: str) -> None:
-        """:meth:`seen` without the record."""
-        ...
-
     async def get_user(self, user_id: int) -> UserRecord | None:
         """The person's record, or None when nothing is stored about them. One read."""
         ...

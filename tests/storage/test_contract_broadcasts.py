@@ -20,7 +20,7 @@ async def seed(
     storage: Storage, user_id: int, set_last_active: SetLastActive | None = None, **fields: Any
 ) -> None:
     """A user row; ``fields`` may set language, country, last_active_on, blocked, checkins."""
-    await storage.touch_user(user_id, fields.get("language", "en"))
+    await storage.seen(user_id, fields.get("language", "en"))
     if "country" in fields:
         await storage.set_country(user_id, fields["country"])
     if "last_active_on" in fields:

@@ -68,7 +68,7 @@ async def test_seen_clears_blocked(storage: Storage) -> None:
 
 
 async def test_user_row_holds_settings_and_dates_only(storage: Storage) -> None:
-    await storage.touch_user(5, "en")
+    await storage.seen(5, "en")
     await storage.set_country(5, "GB")
     record = await storage.get_user(5)
     assert record is not None
@@ -85,10 +85,10 @@ async def test_user_row_holds_settings_and_dates_only(storage: Storage) -> None:
 
 
 async def test_blocked_user_is_unblocked_when_they_come_back(storage: Storage) -> None:
-    await storage.touch_user(5, "en")
+    await storage.seen(5, "en")
     await storage.mark_blocked(5)
     assert (await storage.get_user(5)).blocked  # type: ignore[union-attr]
-    await storage.touch_user(5, "en")
+    await storage.seen(5, "en")
     assert not (await storage.get_user(5)).blocked  # type: ignore[union-attr]
 
 
@@ -110,7 +110,7 @@ async def test_settings_create_the_row_and_blocking_a_stranger_stores_nothing(
 
 async def test_delete_user_removes_every_row(storage: Storage) -> None:
     for uid in (5, 6):
-        await storage.touch_user(uid, "en")
+        await storage.seen(uid, "en")
         await storage.set_country(uid, "US")
         await storage.save_schedule(
             uid,
@@ -143,7 +143,7 @@ async def test_delete_keeps_broadcast_figures_whole_and_forgets_an_admin(
     storage: Storage,
 ) -> None:
     for uid in (5, 6):
-        await storage.touch_user(uid, "en")
+        await storage.seen(uid, "en")
     running = await storage.create_broadcast(
         admin_id=ADMIN, from_chat_id=ADMIN, message_id=7, audience="all", status_chat_id=ADMIN
     )

@@ -183,9 +183,9 @@ async def test_touching_an_active_user_does_not_wait_for_the_write_lock(
     storage: SqliteStorage,
 ) -> None:
     """Every update touches the user first: it must not queue behind a long write."""
-    await storage.touch_user(5, "en")
+    await storage.seen(5, "en")
     async with storage.transaction():  # a long write is in progress
-        await asyncio.wait_for(storage.touch_user(5, "en"), timeout=1)
+        await asyncio.wait_for(storage.seen(5, "en"), timeout=1)
         await asyncio.wait_for(storage.seen(5, "en"), timeout=1)
 
 
@@ -196,8 +196,8 @@ async def test_delete_user_removes_every_row(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     storage = await SqliteStorage.open(path)
     try:
-        await storage.touch_user(5, "en")
-        await storage.touch_user(6, "en")
+        await storage.seen(5, "en")
+        await storage.seen(6, "en")
         await storage.set_country(5, "US")
         assert await user_id_rows(path, 5) > 0
         assert await storage.delete_user(5) >= 1
@@ -213,7 +213,7 @@ async def test_delete_keeps_broadcast_figures_whole_and_forgets_an_admin(tmp_pat
     storage = await SqliteStorage.open(path)
     try:
         for uid in (5, 6, 42):
-            await storage.touch_user(uid, "en")
+            await storage.seen(uid, "en")
         db = storage._db  # the test seeds broadcast rows directly
         await db.execute(
             "INSERT INTO broadcasts (broadcast_id, admin_id, from_chat_id, message_id, audience,"

@@ -79,10 +79,6 @@ class UsersStore(SqliteBase):
             return _record(row)
         raise AssertionError("INSERT ... RETURNING returned no row")
 
-    async def touch_user(self, user_id: int, language: str) -> None:
-        """:meth:`seen` without the record."""
-        await self.seen(user_id, language)
-
     async def get_user(self, user_id: int) -> UserRecord | None:
         for row in await self._db.execute_fetchall(
             f"SELECT {_COLUMNS} FROM users WHERE user_id = ?", (user_id,)
