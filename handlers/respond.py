@@ -9,6 +9,7 @@ from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.screens import Screen
+from bot.telegram_html import visible_text
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +22,7 @@ async def show(
     Pressing a button whose screen is already shown changes nothing and sends nothing."""
     query = update.callback_query
     if edit and query is not None and isinstance(query.message, Message):
-        message = query.message
-        if message.text_html == screen.text and message.reply_markup == screen.keyboard:
+        if _already_shown(query.message, screen):
             return None  # a second press of a stale button: Telegram would reject the edit
         try:
             result = await query.edit_message_text(screen.text, reply_markup=screen.keyboard)
@@ -35,6 +35,13 @@ async def show(
     if chat is None:
         return None
     return await context.bot.send_message(chat.id, screen.text, reply_markup=screen.keyboard)
+
+
+def _already_shown(message: Message, screen: Screen) -> bool:
+    """Whether ``message`` already reads as ``screen``, with the same buttons."""
+    if message.reply_markup != screen.keyboard:
+        return False
+    return (message.text or "").strip() == visible_text(screen.text).strip()
 
 
 async def answer_query(update: Update, text: str | None = None) -> None:

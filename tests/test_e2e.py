@@ -134,3 +134,30 @@ def test_unreachable_telegram_at_startup_keeps_trying_and_stops_cleanly(
     assert process.returncode == 0, output
     assert TEST_TOKEN not in output
     assert "Task was destroyed" not in output
+
+
+def test_check_command_reports_content_and_database(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        cwd=tmp_path,
+        env=bot_env(tmp_path, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "content: ok (en, es" in result.stdout
+    assert "database: ok" in result.stdout and "schema version" in result.stdout
+
+
+def test_an_unknown_command_is_refused_with_usage(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "frobnicate"],
+        cwd=tmp_path,
+        env=bot_env(tmp_path, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "usage:" in result.stderr and "frobnicate" in result.stderr

@@ -326,3 +326,67 @@ async def test_what_is_stored_stays_one_message_however_many_rows(
 
     assert visible_length(screen.text) < 4096 and html_problems(screen.text) == []
     assert "197 earlier rows" in screen.text
+
+
+# --- one read of the person per update; storage failures logged once ------------------------
+
+
+class _CountingStorage:
+    """Wraps the real storage and counts every call the bot makes to it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.calls = inner, []
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.inner, name)
+        if not callable(found):
+            return found
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return await found(*args, **kwargs)
+
+        return counted
+
+
+@pytest.mark.parametrize("action", ["/start", "help now", "free text", "/helpnow"])
+async def test_an_ordinary_update_reads_storage_once(user: SimUser, app: Any, action: str) -> None:
+    """The person's record is read once per update (with the visit) and reused by the crisis
+    gate and the handler."""
+    await user.command("/start")  # a returning user
+    counting = _CountingStorage(svc(app).storage)
+    svc(app).storage = counting
+    try:
+        if action == "help now":
+            await user.press("Help now")
+        elif action == "free text":
+            await user.send("hello, how does this work")
+        else:
+            await user.command(action)
+    finally:
+        svc(app).storage = counting.inner
+    assert counting.calls == ["seen"], counting.calls
+
+
+async def test_storage_down_is_logged_once_not_per_update(
+    user: SimUser, app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    await services_close(app)
+    with user.api.expect_errors("ValueError", "ProgrammingError", "no active connection"):
+        for _ in range(5):
+            await user.command("/helpnow")
+    assert "emergency number" in (user.screen.text or "")
+    lines = [r for r in caplog.records if "storage unavailable" in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in caplog.records]
+
+
+async def test_pressing_a_button_again_on_the_same_screen_sends_no_edit(user: SimUser) -> None:
+    """A second press of a button whose screen is already shown changes nothing (Telegram
+    would reject the edit as 'message is not modified')."""
+    await user.command("/menu")
+    shown = user.screen.message_id
+    await user.press_data("help", message_id=shown)
+    edits = len(user.api.calls_to("editMessageText"))
+    await user.press_data("help", message_id=shown)  # the same (now stale) button again
+    assert len(user.api.calls_to("editMessageText")) == edits
+    assert "emergency number" in (user.screen.text or "")

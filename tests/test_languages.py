@@ -173,3 +173,10 @@ def test_telegram_sees_commands_and_descriptions_in_both_languages(
     for method in ("setMyCommands", "setMyDescription", "setMyShortDescription"):
         codes = {c.params.get("language_code") for c in api.calls_to(method)}
         assert {None, "es"} <= codes, (method, codes)
+
+
+def test_a_service_only_for_spanish_speakers_is_not_shown_in_english() -> None:
+    english = help_now(CONTENT.lang("en"), CONTENT.lang("en").countries["US"]).text
+    spanish = help_now(ES, ES.countries["US"]).text
+    assert "AYUDA" in spanish and "marca el" in spanish
+    assert "AYUDA" not in english and "press 2" not in english
