@@ -187,6 +187,9 @@ class Language:
     countries: dict[str, Country] = field(default_factory=dict)
     international: Country | None = None
     no_country: tuple[str, ...] = ()  # countries Help now lists when none is chosen
+    # Screens that depend only on this language (and a country) are built once: see
+    # bot.screens.once. A reload builds new Language objects, so nothing stale is kept.
+    screens: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:

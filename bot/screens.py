@@ -7,6 +7,7 @@ pick a screen and send or edit it. ``callback_data`` values are in :mod:`bot.cal
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,16 @@ class Screen:
         return Screen(f"{notice.strip()}\n\n{self.text}", self.keyboard)
 
 
+def once(lang: Language, key: Any, build: Callable[[], Screen]) -> Screen:
+    """``build()``, kept on ``lang`` under ``key``: screens are pure functions of their
+    arguments, so one that depends only on the language (and a country) is built once and
+    shared (Screen and Telegram's keyboard objects are immutable)."""
+    found = lang.screens.get(key)
+    if found is None:
+        found = lang.screens[key] = build()
+    return found  # type: ignore[no-any-return]
+
+
 def _button(label: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=data)
 
@@ -66,6 +77,10 @@ def nav_rows(lang: Language, back: str | None) -> list[list[InlineKeyboardButton
 
 
 def main_menu(lang: Language, *, greeting: bool = False) -> Screen:
+    return once(lang, ("menu", greeting), lambda: _main_menu(lang, greeting))
+
+
+def _main_menu(lang: Language, greeting: bool) -> Screen:
     rows = [help_row(lang)]
     titles = [lang.pages[p] for p in lang.menu]
     for i in range(0, len(titles), 2):
@@ -161,6 +176,11 @@ def _service_block(lang: Language, service: Service) -> str:
 
 def help_now(lang: Language, country: Country | None) -> Screen:
     """The Help now answer: emergency first, then the country's lines, then what to do now."""
+    key = ("help_now", country.code if country else None)
+    return once(lang, key, lambda: _help_now(lang, country))
+
+
+def _help_now(lang: Language, country: Country | None) -> Screen:
     blocks = [lang.t("ui.helpnow_title")]
     if country is not None and country.emergency:
         emergency = f"{country.emergency}"
@@ -299,4 +319,6 @@ def delete_ask(lang: Language) -> Screen:
 
 def with_menu(lang: Language, notice_key: str) -> Screen:
     """A short notice followed by the main menu's buttons (the answer to anything unexpected)."""
-    return main_menu(lang).after(lang.t("ui." + notice_key))
+    return once(
+        lang, ("with_menu", notice_key), lambda: main_menu(lang).after(lang.t("ui." + notice_key))
+    )
