@@ -30,7 +30,7 @@ from bot.language_rules import LanguageRules, load_rules
 from bot.telegram_html import MAX_MESSAGE, html_problems, visible_length
 
 DEFAULT_LANGUAGE = "en"
-LANGUAGE_FILES = ("ui", "guide", "checkins", "admin", "rules", "crisis")
+LANGUAGE_FILES = ("ui", "guide", "checkins", "admin", "emergency", "rules", "crisis")
 """Every language folder has exactly these files (``<name>.yaml``)."""
 MENU = "menu"
 SPECIAL_TARGETS = {"@helpnow", "@country", "@checkins"}
@@ -169,6 +169,8 @@ class Country:
     emergency_note: str | None
     timezones: tuple[str, ...]
     services: tuple[Service, ...]
+    naloxone: str | None = None  # how to get naloxone there (official sources only)
+    good_samaritan: str | None = None  # what its Good Samaritan overdose law covers, if any
 
     @property
     def label(self) -> str:
@@ -295,7 +297,7 @@ def _load_language(
         data = _read_yaml(lang_dir / f"{name}.yaml", problems)
         if data is not None:
             files[name] = data
-    for name in ("ui", "checkins", "admin"):
+    for name in AREAS:
         if name in files:
             _check_strings(str(lang_dir / f"{name}.yaml"), files[name], problems)
     crisis = None
@@ -305,7 +307,7 @@ def _load_language(
     except ValueError as exc:  # a language without crisis phrases must not go live
         problems.append(str(exc).replace("\n", " "))
     if default is not None:  # every file there is compared, even when another is missing
-        for name in ("ui", "checkins", "admin"):
+        for name in AREAS:
             if name in files:
                 _compare(lang_dir / f"{name}.yaml", files[name], default.files[name], problems)
     if len(files) < len(LANGUAGE_FILES) - 1:
@@ -648,6 +650,8 @@ def _load_country(reader: _Reader, code: str, raw: Any) -> Country | None:
         emergency_note=reader.text(raw.get("emergency_note"), f"{where}: emergency_note"),
         timezones=tuple(raw.get("timezones") or ()),
         services=tuple(services),
+        naloxone=reader.text(raw.get("naloxone"), f"{where}: naloxone"),
+        good_samaritan=reader.text(raw.get("good_samaritan"), f"{where}: good_samaritan"),
     )
 
 

@@ -37,7 +37,7 @@ from bot.language_rules import LanguageRules
 
 log = logging.getLogger(__name__)
 
-AREAS = ("ui", "checkins", "admin")
+AREAS = ("ui", "checkins", "admin", "emergency")
 """The content files whose words are looked up by ``"<area>.<key>"``."""
 
 

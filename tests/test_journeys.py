@@ -390,3 +390,21 @@ async def test_pressing_a_button_again_on_the_same_screen_sends_no_edit(user: Si
     await user.press_data("help", message_id=shown)  # the same (now stale) button again
     assert len(user.api.calls_to("editMessageText")) == edits
     assert "emergency number" in (user.screen.text or "")
+
+
+async def test_help_now_has_a_back_button_to_the_page_it_was_opened_from(user: SimUser) -> None:
+    await user.command("/menu")
+    page_title = next(b for b in user.screen.buttons if "Help now" not in b and "Check" not in b)
+    await user.press(page_title)
+    page_text = user.screen.text
+    await user.press("Help now")
+    assert "emergency number" in (user.screen.text or "")
+    await user.press("Back")
+    assert user.screen.text == page_text
+
+
+async def test_help_now_from_a_forged_origin_has_no_back_button(user: SimUser) -> None:
+    await user.command("/menu")
+    await user.press_data("help:p:no_such_page", message_id=user.screen.message_id)
+    assert "emergency number" in (user.screen.text or "")
+    assert not any("Back" in b for b in user.screen.buttons)
