@@ -324,3 +324,24 @@ def test_every_emergency_screen_fits_one_phone_screen_in_every_language(content:
                 if number:
                     assert number in screen.text.split("\n", 1)[0], (code, category, country)
     assert not too_long, too_long
+
+
+def test_guide_wording_a_clinician_asked_for(content: Content) -> None:
+    """Medication for opioid use disorder helps on its own (counselling welcome, never a
+    condition); methadone and buprenorphine both lower overdose deaths; hallucinations and
+    confusion (delirium tremens) are named among alcohol withdrawal emergencies."""
+    en, es = content.lang("en"), content.lang("es")
+    assert "never a condition" in en.pages["medication"].text
+    assert "nunca es una condición" in es.pages["medication"].text
+    opioids = en.pages["medication_opioids"].text.split("\n")
+    for name in ("Methadone", "Buprenorphine"):
+        line = next(x for x in opioids if name in x)
+        assert "lowers the risk of dying of an overdose" in line, line
+    assert "delirium tremens" in en.pages["treatment_detox"].text
+    assert "delirium tremens" in es.pages["treatment_detox"].text
+
+
+async def test_unknown_command_lists_every_command_people_need() -> None:
+    text = load_content(DEFAULT_CONTENT_DIR).lang("en").t("ui.fallback_command")
+    for command in ("/start", "/helpnow", "/sos", "/delete", "/settings", "/menu"):
+        assert command in text, command

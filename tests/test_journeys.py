@@ -408,3 +408,21 @@ async def test_help_now_from_a_forged_origin_has_no_back_button(user: SimUser) -
     await user.press_data("help:p:no_such_page", message_id=user.screen.message_id)
     assert "emergency number" in (user.screen.text or "")
     assert not any("Back" in b for b in user.screen.buttons)
+
+
+async def test_a_stale_or_forged_yes_delete_asks_again_and_deletes_nothing(
+    user: SimUser, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await user.command("/start")
+    await user.press_data("del:yes", message_id=user.screen.message_id)  # never asked
+    assert await svc(app).db.get_user(user.user_id) is not None
+    assert "Yes, delete everything" in user.screen.buttons
+    await user.command("/delete")
+    import handlers.privacy
+
+    later = handlers.privacy.time.time() + handlers.privacy.CONFIRM_SECONDS + 1
+    monkeypatch.setattr(handlers.privacy.time, "time", lambda: later)
+    await user.press("Yes, delete")  # the confirmation is more than 5 minutes old
+    assert await svc(app).db.get_user(user.user_id) is not None
+    await user.press("Yes, delete")  # shown again just now
+    assert await svc(app).db.get_user(user.user_id) is None
