@@ -131,6 +131,7 @@ class BroadcastRun:
         self._samples: deque[tuple[float, int]] = deque(maxlen=6)
         svc = _services(application)
         self._storage: Storage = svc.db
+        self._metrics = svc.metrics
         paid = svc.settings.broadcast_rate > FloodLimit.MESSAGES_PER_SECOND
         self._send_kwargs: dict[str, Any] = {
             "from_chat_id": broadcast.from_chat_id,
@@ -232,6 +233,7 @@ class BroadcastRun:
                 lambda: bot.copy_message(chat_id=user_id, **self._send_kwargs),
                 retries=RETRIES,
                 backoff=RETRY_BACKOFF,
+                metrics=self._metrics,
             )
         except Aborted:
             self._window.slots.release()  # nothing was sent: the row stays pending
@@ -243,6 +245,7 @@ class BroadcastRun:
         self._record(Outcome(user_id, result.outcome.value, result.reason, result.attempts))
 
     def _record(self, outcome: Outcome) -> None:
+        self._metrics.broadcast_message(outcome.state)
         window = self._window
         window.outcomes.append(outcome)
         if len(window.outcomes) >= max(1, int(window.size * FLUSH_SHARE)):
@@ -408,6 +411,7 @@ class Broadcaster:
                 await self.current.run()
             except Exception:  # one broadcast's failure must not hold up the ones queued
                 log.exception("broadcast %d failed", broadcast.broadcast_id)
+                _services(self.application).metrics.error("broadcast")
                 failed.add(broadcast.broadcast_id)
             finally:
                 self.current = None

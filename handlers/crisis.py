@@ -17,7 +17,7 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
-from handlers.helpnow import help_now_screen
+from handlers.helpnow import answered, help_now_screen
 from handlers.respond import show
 from handlers.text import Flows
 
@@ -43,9 +43,11 @@ def gate(flows: Flows) -> Callable[[Update, BotContext], Coroutine[Any, Any, Non
         if match is None:
             return
         log.info("crisis language detected (category %s)", match.category)
+        context.metrics.crisis_match(match.category)
         screen = await help_now_screen(update, context)
         reply = lang.crisis.reply if lang.crisis is not None else ""
         await show(update, context, screen.after(reply), edit=False)
+        answered(context, "crisis")
         if not flows.continues_after_crisis(context):
             raise ApplicationHandlerStop
 
