@@ -75,6 +75,9 @@ def build_application(
         builder = builder.request(request)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    if settings.webhook_url:
+        # Webhook mode: updates arrive by HTTP (bot/webhook.py), nothing polls.
+        builder = builder.updater(None)
     application = builder.build()
     install(application, Services(settings=settings, content=content, metrics=metrics))
     handlers.register(application)
