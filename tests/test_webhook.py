@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 import bot.webhook as webhook
 from bot.metrics import Metrics, update_kind
@@ -333,8 +334,16 @@ async def test_metrics_count_without_ids_or_text(web: Web) -> None:
     ):
         assert line in text, line
     assert float(_sample(text, 'bot_replies_total{method="sendMessage"}')) >= 4
+    labels = {
+        value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        for value in sample.labels.values()
+    }
+    assert str(PERSON) not in labels
+    status_codes = {"200", "400", "403", "413", "503"}
+    assert all(not value.isdigit() or value in status_codes for value in labels)
     for private in (
-        str(PERSON),
         "Robin",
         "robin_private_name",
         "secret words",
