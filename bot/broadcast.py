@@ -156,6 +156,7 @@ class BroadcastRun:
     async def run(self) -> None:
         bid = self.broadcast_id
         await self._storage.mark_started(bid)
+        self._metrics.broadcast_remaining.set(self.broadcast.remaining)
         log.info(
             "broadcast %d: delivering %d of %d (%d at a time)",
             bid,
@@ -183,6 +184,7 @@ class BroadcastRun:
             if sends:
                 await asyncio.gather(*sends)
         finally:
+            self._metrics.broadcast_remaining.set(0)
             self._closing = True
             self._window.wanted.set()
             await flusher
@@ -246,6 +248,7 @@ class BroadcastRun:
 
     def _record(self, outcome: Outcome) -> None:
         self._metrics.broadcast_message(outcome.state)
+        self._metrics.broadcast_remaining.dec()
         window = self._window
         window.outcomes.append(outcome)
         if len(window.outcomes) >= max(1, int(window.size * FLUSH_SHARE)):

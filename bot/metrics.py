@@ -136,6 +136,11 @@ class Metrics:
             "How late a periodic timer fired, last measurement (the bot's own busyness)",
             registry=r,
         )
+        self.broadcast_remaining = Gauge(
+            "bot_broadcast_remaining",
+            "Recipients the running broadcast has not reached yet (0 when none runs)",
+            registry=r,
+        )
         self.ready = Gauge("bot_ready", "1 while the bot takes updates, else 0", registry=r)
         # Every fixed label value exists from the start (0), so a rate of zero is visible.
         for kind in UPDATE_KINDS:

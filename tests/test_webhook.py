@@ -442,3 +442,23 @@ async def test_a_webhook_telegram_refuses_is_one_clear_error(app: Any, api: Fake
         await webhook.register_webhook(app)
     assert "Telegram refused the webhook" in str(info.value)
     assert "bad secret" not in str(info.value)
+
+
+async def test_broadcast_messages_are_counted_by_outcome(app: Any, api: FakeTelegram) -> None:
+    from bot.broadcast import broadcaster
+
+    svc = services_of(app)
+    recipients = range(7000, 7005)
+    for uid in recipients:
+        await svc.db.touch_user(uid, "en")
+    api.blocked.add(7003)
+    source = await app.bot.send_message(42, "<b>News</b>")
+    await svc.db.create_broadcast(
+        admin_id=42, from_chat_id=42, message_id=source.message_id, audience="all"
+    )
+    with api.expect_errors("blocked"):
+        broadcaster(app).wake()
+        await broadcaster(app).idle()
+    assert svc.metrics.value("bot_broadcast_messages_total", outcome="sent") == 4
+    assert svc.metrics.value("bot_broadcast_messages_total", outcome="blocked") == 1
+    assert svc.metrics.value("bot_broadcast_remaining") == 0
