@@ -440,6 +440,10 @@ async def serve(application: AnyApplication, stop: asyncio.Event) -> None:
     )
     initialized = False
     try:
+        # Listening first: /healthz says "not started" (503) while Telegram cannot be reached
+        # yet, and updates that arrive before the application runs are refused with 503.
+        await health.start()
+        await http.start()
         ok, _ = await _unless_stopped(
             stop, _retrying(application.initialize, "connect to Telegram")
         )
@@ -448,9 +452,7 @@ async def serve(application: AnyApplication, stop: asyncio.Event) -> None:
         initialized = True
         if application.post_init is not None:
             await application.post_init(application)
-        await application.start()
-        await health.start()
-        await http.start()  # updates Telegram already queued for this URL flow in from here
+        await application.start()  # updates already queued for this URL flow in from here
         ok, _ = await _unless_stopped(
             stop, _retrying(lambda: register_webhook(application), "set the webhook")
         )

@@ -331,6 +331,59 @@ def test_sigterm_finishes_the_update_in_flight_and_exits_0_in_time(
 
 
 @pytest.mark.slow
+def test_unreachable_telegram_at_startup_keeps_trying_and_stops_cleanly(tmp_path: Path) -> None:
+    """Nothing listens on port 9: the bot stays up, says "not started", and stops on SIGTERM."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=bot_env(
+            tmp_path,
+            TELEGRAM_API_BASE_URL="http://127.0.0.1:9",
+            PYTHONPATH=str(ROOT),
+            WEBHOOK_URL=f"http://127.0.0.1:{port}{HOOK_PATH}",
+            WEBHOOK_SECRET=SECRET,
+            WEBHOOK_PORT=str(port),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+
+        def answers() -> bool:
+            assert process.poll() is None, "the bot gave up instead of retrying"
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", trust_env=False)
+            except httpx.HTTPError:
+                return False
+            return True
+
+        wait_for(answers, timeout=30)
+        time.sleep(2)
+        assert process.poll() is None, "the bot gave up instead of retrying"
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz", trust_env=False)
+        assert response.status_code == 503
+        assert response.json()["reason"] == "not started"
+        refused = httpx.post(
+            f"http://127.0.0.1:{port}{HOOK_PATH}",
+            json={"update_id": 1},
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            trust_env=False,
+        )
+        assert refused.status_code == 503  # not taken: Telegram would send it again
+    finally:
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        took = time.monotonic() - started
+    assert process.returncode == 0, output
+    assert took < STOP_WITHIN
+    assert "could not connect to Telegram" in output
+    assert_clean(output)
+
+
+@pytest.mark.slow
 def test_polling_with_health_port_serves_healthz_and_metrics(
     tmp_path: Path, server: FakeApiServer
 ) -> None:
