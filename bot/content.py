@@ -2,7 +2,9 @@
 
 ``content/<lang>/guide.yaml`` (guide pages), ``ui.yaml`` (the bot's own words), ``checkins.yaml``,
 ``admin.yaml``, ``rules.yaml`` (how people type in that language, :mod:`bot.language_rules`) and
-``crisis.yaml`` (crisis phrases, compiled by :mod:`bot.crisis`) are per language;
+``crisis.yaml`` (crisis phrases, compiled by :mod:`bot.crisis`) and ``intents.yaml`` (what other
+free text leads to, compiled by :mod:`bot.intents`; its buttons must be guide pages) are per
+language;
 ``content/hotlines.yaml`` holds the hotline data with a source and a checked date for every
 entry, its texts in every language. :func:`load_content` validates all of it and raises
 :class:`ContentError` listing each problem with its file, so bad content never goes live. Every
@@ -26,12 +28,16 @@ import yaml
 
 from bot.crisis import CrisisDetector
 from bot.i18n import AREAS, Texts
+from bot.intents import IntentMatcher, load_intents
 from bot.language_rules import LanguageRules, load_rules
 from bot.telegram_html import MAX_MESSAGE, html_problems, visible_length
 
 DEFAULT_LANGUAGE = "en"
-LANGUAGE_FILES = ("ui", "guide", "checkins", "admin", "emergency", "rules", "crisis")
+LANGUAGE_FILES = ("ui", "guide", "checkins", "admin", "emergency", "rules", "crisis", "intents")
 """Every language folder has exactly these files (``<name>.yaml``)."""
+COMPILED_FILES = ("crisis", "intents")
+"""Language files read by their own compilers (:mod:`bot.crisis`, :mod:`bot.intents`)."""
+MAX_INTENT_ANSWER = 400  # one or two lines above the buttons
 MENU = "menu"
 SPECIAL_TARGETS = {"@helpnow", "@country", "@checkins"}
 PAGE_ID_RE = re.compile(r"^[a-z0-9_]{1,40}$")
@@ -186,6 +192,7 @@ class Language:
     menu: tuple[str, ...]
     pages: dict[str, Page]
     crisis: CrisisDetector | None = None  # every loaded language has one (validated)
+    intents: IntentMatcher | None = None  # likewise
     countries: dict[str, Country] = field(default_factory=dict)
     international: Country | None = None
     no_country: tuple[str, ...] = ()  # countries Help now lists when none is chosen
@@ -292,8 +299,8 @@ def _load_language(
     code = lang_dir.name
     files: dict[str, Any] = {}
     for name in LANGUAGE_FILES:
-        if name == "crisis":
-            continue  # compiled by the crisis detector, which reads it itself
+        if name in COMPILED_FILES:
+            continue  # compiled by the crisis detector or the intents, which read them
         data = _read_yaml(lang_dir / f"{name}.yaml", problems)
         if data is not None:
             files[name] = data
@@ -310,7 +317,7 @@ def _load_language(
         for name in AREAS:
             if name in files:
                 _compare(lang_dir / f"{name}.yaml", files[name], default.files[name], problems)
-    if len(files) < len(LANGUAGE_FILES) - 1:
+    if len(files) < len(LANGUAGE_FILES) - len(COMPILED_FILES):
         return None  # a missing file is reported; the rest cannot be checked without it
     ui_path = lang_dir / "ui.yaml"
     _validate_ui(ui_path, files["ui"], problems)
@@ -325,6 +332,7 @@ def _load_language(
     pages, menu = _load_pages(guide_path, files["guide"], problems)
     if default is not None:
         _compare_guide(guide_path, pages, menu, default.language, problems)
+    intents = _intents(lang_dir, pages, problems) if crisis is not None else None
     countries: dict[str, Country] = {}
     international = None
     no_country: tuple[str, ...] = ()
@@ -340,6 +348,7 @@ def _load_language(
         menu=menu,
         pages=pages,
         crisis=crisis,
+        intents=intents,
         countries=countries,
         international=international,
         no_country=no_country,
@@ -468,6 +477,27 @@ def _crisis_detector(path: Path) -> CrisisDetector:
 @functools.lru_cache(maxsize=8)
 def _compiled_crisis(path: Path, mtime_ns: int, size: int) -> CrisisDetector:
     return CrisisDetector.from_file(path)
+
+
+def _intents(lang_dir: Path, pages: dict[str, Page], problems: list[str]) -> IntentMatcher | None:
+    """Compile ``intents.yaml`` (with this language's crisis normalisation) and check that its
+    answers are valid short HTML and that every button leads to a guide page."""
+    path = lang_dir / "intents.yaml"
+    try:
+        intents = load_intents(path, lang_dir / "crisis.yaml")
+    except ValueError as exc:  # a language without its intents must not go live
+        problems.append(str(exc).replace("\n", " "))
+        return None
+    for intent in intents.intents.values():
+        _check_html(f"{path}: intent '{intent.name}' answer", intent.answer, problems)
+        if visible_length(intent.answer) > MAX_INTENT_ANSWER:
+            problems.append(
+                f"{path}: intent '{intent.name}' answer is {visible_length(intent.answer)}"
+                f" characters (limit {MAX_INTENT_ANSWER})"
+            )
+    for unknown in intents.unknown_targets(pages):
+        problems.append(f"{path}: button {unknown} is not a guide page")
+    return intents
 
 
 def _check_strings(where: str, value: Any, problems: list[str]) -> None:

@@ -816,6 +816,13 @@ class CrisisDetector:
         return phrases
 
 
+PhraseMatcher = CrisisDetector
+"""The detector's matching machinery is not specific to crisis: given other category names (in
+priority order), the same phrase syntax, groups, spellings and normalisation match other lists
+(``bot.intents`` builds one from ``intents.yaml``). Build it with keywords, not ``from_file``,
+which validates a crisis file."""
+
+
 def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
     start, end = span
     return any(s < end and start < e for s, e in others)

@@ -338,6 +338,31 @@ def delete_ask(lang: Language) -> Screen:
     return Screen(lang.t("ui.delete_ask"), InlineKeyboardMarkup(rows))
 
 
+# --- Free text that leads somewhere (bot.intents) --------------------------------------------
+
+
+def intent(lang: Language, name: str) -> Screen | None:
+    """The answer to free text that expressed intent ``name``: its one line, a button to each
+    guide page that fits (or Check-ins), then Main menu and Help now; ``None`` when the
+    language has no such intent."""
+    if lang.intents is None or name not in lang.intents.intents:
+        return None
+    return once(lang, ("intent", name), lambda: _intent(lang, name))
+
+
+def _intent(lang: Language, name: str) -> Screen:
+    assert lang.intents is not None
+    found = lang.intents.intents[name]
+    rows: list[list[InlineKeyboardButton]] = []
+    for target in found.buttons:
+        if target == "@checkins":
+            rows.append([_button(lang.t("ui.buttons.checkins"), CB_CHECKINS)])
+        else:
+            rows.append([_button(lang.pages[target].title, CB_PAGE + target)])
+    rows.extend(nav_rows(lang, None))
+    return Screen(found.answer, InlineKeyboardMarkup(rows))
+
+
 def with_menu(lang: Language, notice_key: str) -> Screen:
     """A short notice followed by the main menu's buttons (the answer to anything unexpected)."""
     return once(

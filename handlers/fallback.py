@@ -1,7 +1,10 @@
 """Fallbacks: the answer to anything no other handler took, and the error handler.
 
-Free text, unknown commands, stickers, photos, voice, edited messages and stale or forged
-buttons each get a short friendly line and the menu: never an error, never silence.
+Free text that expresses an intent (``bot.intents``: a slip, a craving, looking for treatment,
+worry about someone, a medication question, stopping check-ins) gets that intent's answer and
+buttons to the guide pages that fit. Other free text, unknown commands, stickers, photos,
+voice, edited messages and stale or forged buttons each get a short friendly line and the menu:
+never an error, never silence.
 """
 
 from __future__ import annotations
@@ -12,14 +15,26 @@ from telegram import Update
 
 from bot import screens
 from bot.context import BotContext
+from bot.intents import find_intent
 from handlers.respond import answer_query, show
 
 log = logging.getLogger(__name__)
 
 
 async def free_text(update: Update, context: BotContext) -> None:
-    """Text that no flow is waiting for."""
-    await show(update, context, screens.with_menu(await context.language(), "fallback_text"))
+    """Text that no flow is waiting for (and that the crisis gate let through): the intent it
+    expresses, in the person's language or the default one (people mix languages), else the
+    friendly answer with the menu. The text is only read, never stored or logged."""
+    lang = await context.language()
+    message = update.effective_message
+    text = message.text if message is not None else None
+    screen = None
+    if text:
+        default = context.content.lang(None)
+        matchers = [lang.intents] + ([default.intents] if default is not lang else [])
+        name = find_intent(text, matchers)
+        screen = screens.intent(lang, name) if name is not None else None
+    await show(update, context, screen or screens.with_menu(lang, "fallback_text"))
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:

@@ -42,15 +42,19 @@ async def test_crisis_answer_uses_the_persons_country(user: SimUser) -> None:
 
 
 @pytest.mark.parametrize(
-    "message",
-    ["this craving is killing me", "I'm dying to see my kids", "overdose awareness day?"],
+    ("message", "answer"),
+    [
+        ("this craving is killing me", "Cravings rise and fall"),  # the craving intent
+        ("I'm dying to see my kids", "can't reply to messages in my own words"),
+        ("overdose awareness day?", "can't reply to messages in my own words"),
+    ],
 )
 async def test_ordinary_recovery_talk_is_not_treated_as_a_crisis(
-    user: SimUser, message: str
+    user: SimUser, message: str, answer: str
 ) -> None:
     await user.send(message)
     assert "emergency number" not in first_reply(user)
-    assert "can't reply to messages in my own words" in first_reply(user)
+    assert answer in first_reply(user)
 
 
 @pytest.fixture
