@@ -24,6 +24,7 @@ CB_DELETE_ASK = "del:ask"
 CB_DELETE_YES = "del:yes"
 CB_DELETE_NO = "del:no"
 CB_CHECKINS = "ck"
+CB_EMERGENCY = "em:"  # + an emergency screen: overdose, withdrawal (from the main menu)
 
 
 # --- check-ins ("ck" is the Check-ins button of the main menu and the guide) -----------------

@@ -21,6 +21,7 @@ from bot.callbacks import (
     CB_DELETE_ASK,
     CB_DELETE_NO,
     CB_DELETE_YES,
+    CB_EMERGENCY,
     CB_HELP,
     CB_LANGUAGE,
     CB_LANGUAGE_PICK,
@@ -91,6 +92,12 @@ def _main_menu(lang: Language, greeting: bool) -> Screen:
     titles = [lang.pages[p] for p in lang.menu]
     for i in range(0, len(titles), 2):
         rows.append([_button(p.title, CB_PAGE + p.id) for p in titles[i : i + 2]])
+    rows.append(
+        [
+            _button(lang.t("ui.buttons.overdose_steps"), CB_EMERGENCY + "overdose"),
+            _button(lang.t("ui.buttons.withdrawal_steps"), CB_EMERGENCY + "withdrawal"),
+        ]
+    )
     rows.append(
         [
             _button(lang.t("ui.buttons.checkins"), CB_CHECKINS),

@@ -11,6 +11,7 @@ import time
 from telegram import Update
 from telegram.constants import ChatType
 
+from bot import callbacks as cb
 from bot import screens
 from bot.context import BotContext
 from handlers.respond import answer_query, show
@@ -41,6 +42,21 @@ async def send_help_now(update: Update, context: BotContext, source: str = "comm
     """Send Help now as a new message (/helpnow, /sos; ``/start helpnow``)."""
     await show(update, context, await help_now_screen(update, context), edit=False)
     answered(context, source)
+
+
+async def emergency_button(update: Update, context: BotContext) -> None:
+    """The overdose and withdrawal buttons of the main menu: that emergency's steps."""
+    query = update.callback_query
+    assert query is not None
+    key = (query.data or "").removeprefix(cb.CB_EMERGENCY)
+    lang = await context.language()
+    if key not in ("overdose", "withdrawal"):
+        await answer_query(update, lang.t("ui.fallback_stale_toast"))
+        await show(update, context, screens.with_menu(lang, "fallback_stale"))
+        return
+    await answer_query(update)
+    await show(update, context, screens.emergency(lang, key, await context.country()))
+    answered(context, "button")
 
 
 async def help_now_button(update: Update, context: BotContext) -> None:

@@ -79,7 +79,10 @@ def test_every_page_is_reachable_and_every_button_leads_somewhere(content: Conte
             for row in screen.keyboard.inline_keyboard:
                 for button in row:
                     data = str(button.callback_data)
-                    if data.startswith(screens.CB_HELP + ":"):  # Help now, with Back to here
+                    if data.startswith(screens.CB_EMERGENCY):  # the overdose/withdrawal steps
+                        key = data.removeprefix(screens.CB_EMERGENCY)
+                        assert key in screens.EMERGENCY_SCREENS, data
+                    elif data.startswith(screens.CB_HELP + ":"):  # Help now, with Back to here
                         assert screens.back_target(lang, data) is not None, data
                     elif data.startswith(screens.CB_PAGE):
                         page_id = data.removeprefix(screens.CB_PAGE)

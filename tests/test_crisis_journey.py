@@ -170,3 +170,16 @@ async def test_an_emergency_screen_in_spanish(make_user: Any) -> None:
     await person.send("mi hermano no respira")
     reply = first_reply(person)
     assert "naloxona" in reply.lower() and "911" in reply
+
+
+@pytest.mark.parametrize(
+    ("button", "words"),
+    [("Overdose: what to do", "naloxone"), ("Withdrawal emergency", "seizure")],
+)
+async def test_overdose_and_withdrawal_steps_are_on_the_main_menu(
+    user: SimUser, button: str, words: str
+) -> None:
+    await user.command("/menu")
+    await user.press(button)
+    assert words in (user.screen.text or "").lower()
+    assert "emergency number" in (user.screen.text or "").lower()
