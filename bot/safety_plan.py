@@ -111,9 +111,10 @@ def shorten(text: str, limit: int) -> str:
 
 
 def typed_items(text: str) -> list[str]:
-    """The items in a typed message: one per line, each shortened to :data:`MAX_TYPED`."""
+    """The items in a typed message: one per line, each shortened to :data:`MAX_TYPED` (one
+    more than a step takes, at most: enough to tell that some did not fit)."""
     lines = (" ".join(line.split()) for line in text.splitlines())
-    return [shorten(line, MAX_TYPED) for line in lines if line][:MAX_ITEMS]
+    return [shorten(line, MAX_TYPED) for line in lines if line][: MAX_ITEMS + 1]
 
 
 # --- the professionals step: the emergency number and the country's lines -------------------

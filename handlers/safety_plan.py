@@ -190,9 +190,12 @@ async def begin(update: Update, context: BotContext) -> None:
         await _show_step(update, context, draft)
 
 
-async def _pressed(update: Update, context: BotContext, prefix: str) -> tuple[sp.Draft, str] | None:
-    """The plan and the key a step button is for; None after answering an old or forged one
-    (another plan's button: the stale answer; another step's: that toast and the current step)."""
+async def _pressed(
+    update: Update, context: BotContext, prefix: str, *, keys: bool = False
+) -> tuple[sp.Draft, str] | None:
+    """The plan and the key a step button is for (the press answered); None after answering an
+    old or forged one (another plan's button, or a key the step does not offer: the stale
+    answer; another step's button: that toast and the current step)."""
     query = update.callback_query
     assert query is not None and query.data is not None
     token, _, rest = query.data.removeprefix(prefix).partition(":")
@@ -206,20 +209,22 @@ async def _pressed(update: Update, context: BotContext, prefix: str) -> tuple[sp
         await answer_query(update, lang.t("ui.fallback_stale_toast"))
         await _show_step(update, context, draft)
         return None
+    if keys and key not in dict(
+        sp.choices(await context.language(), await context.country(), draft.step)
+    ):
+        await fallback.stale_button(update, context)
+        return None
     await answer_query(update)
     return draft, key
 
 
 async def add(update: Update, context: BotContext) -> None:
     """A suggestion: add it, or take it out if it is in."""
-    pressed = await _pressed(update, context, cb.SP_ADD)
+    pressed = await _pressed(update, context, cb.SP_ADD, keys=True)
     if pressed is None:
         return
     draft, key = pressed
     lang = await context.language()
-    if key not in dict(sp.choices(lang, await context.country(), draft.step)):
-        await fallback.stale_button(update, context)
-        return
     full = not draft.toggle(draft.step, key)
     await _show_step(update, context, draft, notice=lang.t("safety_plan.full") if full else None)
 

@@ -92,6 +92,7 @@ def test_every_page_is_reachable_and_every_button_leads_somewhere(content: Conte
                             screens.CB_SETTINGS,
                             screens.CB_COUNTRY_PICK,
                             screens.CB_CHECKINS,
+                            screens.SP_OPEN,
                         }, data
         assert seen == set(lang.pages)
 
