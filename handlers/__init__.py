@@ -42,6 +42,8 @@ from handlers import (
 )
 
 PRIVATE = filters.ChatType.PRIVATE
+# Help now by command or deep link: it never costs anyone their place in a flow.
+HELP_NOW_COMMAND = r"(?i)^/((helpnow|sos)(@\w+)?\b|start(@\w+)?\s+(helpnow|sos|help)\b)"
 NOT_PRIVATE = ~filters.ChatType.PRIVATE
 
 
@@ -60,7 +62,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(TypeHandler(Update, safety_plan.watch), group=-4)
     application.add_handler(
         MessageHandler(
-            filters.COMMAND & ~filters.Regex(r"^/(helpnow|sos)(@\w+)?\b"),
+            filters.COMMAND & ~filters.Regex(HELP_NOW_COMMAND),
             text.leave_flow_on_command,
         ),
         group=-3,

@@ -136,13 +136,18 @@ async def watch(update: Update, context: BotContext) -> None:
 
 
 def _command(message: Message | None) -> str | None:
-    """The command a message starts with ('menu' for '/menu@bot x'), else None."""
+    """The command a message starts with ('menu' for '/menu@bot x'), else None. The Help now
+    deep link (``/start helpnow``) counts as Help now."""
     if message is None or not message.text or not message.entities:
         return None
     first = message.entities[0]
     if first.type != MessageEntity.BOT_COMMAND or first.offset != 0:
         return None
-    return message.text[1 : first.length].split("@")[0].lower()
+    command = message.text[1 : first.length].split("@")[0].lower()
+    args = message.text[first.length :].split()
+    if command == "start" and args and args[0].lower() in {"helpnow", "sos", "help"}:
+        return "helpnow"
+    return command
 
 
 # --- screens -------------------------------------------------------------------------------------

@@ -334,7 +334,7 @@ async def test_another_command_in_the_middle_leaves_nothing_in_memory(
     assert "Step" not in text_of(user)
 
 
-@pytest.mark.parametrize("command", ["/helpnow", "/sos", "/plan"])
+@pytest.mark.parametrize("command", ["/helpnow", "/sos", "/start helpnow", "/plan"])
 async def test_help_now_and_plan_keep_the_place(user: SimUser, app: Any, command: str) -> None:
     await start_plan(user)
     await user.send("first sign")
