@@ -11,7 +11,7 @@ from __future__ import annotations
 
 # --- guide, Help now, settings, privacy -----------------------------------------------------
 CB_MENU = "menu"
-CB_HELP = "help"
+CB_HELP = "help"  # + optionally ":" and the callback data of the screen it was pressed on
 CB_PAGE = "p:"  # + page id
 CB_SETTINGS = "set"
 CB_COUNTRY_PICK = "set:country"

@@ -31,7 +31,16 @@ from bot.language_rules import LanguageRules, load_rules
 from bot.telegram_html import MAX_MESSAGE, html_problems, visible_length
 
 DEFAULT_LANGUAGE = "en"
-LANGUAGE_FILES = ("ui", "guide", "checkins", "admin", "safety_plan", "rules", "crisis")
+LANGUAGE_FILES = (
+    "ui",
+    "guide",
+    "checkins",
+    "admin",
+    "emergency",
+    "safety_plan",
+    "rules",
+    "crisis",
+)
 """Every language folder has exactly these files (``<name>.yaml``)."""
 MENU = "menu"
 SPECIAL_TARGETS = {"@helpnow", "@country", "@checkins", "@safety_plan"}
@@ -206,6 +215,8 @@ class Country:
     emergency_note: str | None
     timezones: tuple[str, ...]
     services: tuple[Service, ...]
+    naloxone: str | None = None  # how to get naloxone there (official sources only)
+    good_samaritan: str | None = None  # what its Good Samaritan overdose law covers, if any
 
     @property
     def label(self) -> str:
@@ -731,6 +742,8 @@ def _load_country(reader: _Reader, code: str, raw: Any) -> Country | None:
         emergency_note=reader.text(raw.get("emergency_note"), f"{where}: emergency_note"),
         timezones=tuple(raw.get("timezones") or ()),
         services=tuple(services),
+        naloxone=reader.text(raw.get("naloxone"), f"{where}: naloxone"),
+        good_samaritan=reader.text(raw.get("good_samaritan"), f"{where}: good_samaritan"),
     )
 
 

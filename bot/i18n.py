@@ -1,10 +1,9 @@
 """Words: the one text API every screen uses, and formatting by the rules of each language.
 
 A :class:`Texts` holds one language's words (``content/<lang>/ui.yaml``, ``checkins.yaml``,
-``admin.yaml`` and ``safety_plan.yaml``, as the areas ``ui``, ``checkins``, ``admin`` and
-``safety_plan``) and its typed-input rules
-(``rules.yaml``, see :mod:`bot.language_rules`). Everything the bot says is looked up the same
-way::
+``admin.yaml``, ``emergency.yaml`` and ``safety_plan.yaml``, as the areas of the same names) and
+its typed-input rules (``rules.yaml``, see :mod:`bot.language_rules`). Everything the bot says
+is looked up the same way::
 
     texts.t("ui.welcome")
     texts.t("checkins.screens.today", time="08:30")
@@ -38,7 +37,7 @@ from bot.language_rules import LanguageRules
 
 log = logging.getLogger(__name__)
 
-AREAS = ("ui", "checkins", "admin", "safety_plan")
+AREAS = ("ui", "checkins", "admin", "emergency", "safety_plan")
 """The content files whose words are looked up by ``"<area>.<key>"``."""
 
 

@@ -7,6 +7,7 @@ pick a screen and send or edit it. ``callback_data`` values are in :mod:`bot.cal
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -69,17 +70,22 @@ def _button(label: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=data)
 
 
-def help_row(lang: Language) -> list[InlineKeyboardButton]:
-    return [_button(lang.t("ui.buttons.help_now"), CB_HELP)]
+def help_row(lang: Language, here: str | None = None) -> list[InlineKeyboardButton]:
+    """The Help now button; ``here`` (this screen's own callback data) lets Help now offer
+    Back to it."""
+    data = f"{CB_HELP}:{here}" if here else CB_HELP
+    return [_button(lang.t("ui.buttons.help_now"), data)]
 
 
-def nav_rows(lang: Language, back: str | None) -> list[list[InlineKeyboardButton]]:
+def nav_rows(
+    lang: Language, back: str | None, here: str | None = None
+) -> list[list[InlineKeyboardButton]]:
     """The rows every screen ends with: Back (when there is somewhere to go), Main menu, Help."""
     row = []
     if back is not None:
         row.append(_button(lang.t("ui.buttons.back"), back))
     row.append(_button(lang.t("ui.buttons.main_menu"), CB_MENU))
-    return [row, help_row(lang)]
+    return [row, help_row(lang, here)]
 
 
 def main_menu(lang: Language, *, greeting: bool = False) -> Screen:
@@ -87,7 +93,7 @@ def main_menu(lang: Language, *, greeting: bool = False) -> Screen:
 
 
 def _main_menu(lang: Language, greeting: bool) -> Screen:
-    rows = [help_row(lang)]
+    rows = [help_row(lang, CB_MENU)]
     titles = [lang.pages[p] for p in lang.menu]
     for i in range(0, len(titles), 2):
         rows.append([_button(p.title, CB_PAGE + p.id) for p in titles[i : i + 2]])
@@ -121,7 +127,8 @@ def page(lang: Language, page_id: str) -> Screen | None:
     if current.next:
         rows.append([_button(lang.t("ui.buttons.next"), CB_PAGE + current.next)])
     back = CB_MENU if current.parent == MENU else CB_PAGE + current.parent
-    rows.extend(nav_rows(lang, back if current.parent != MENU else None))
+    here = CB_PAGE + current.id
+    rows.extend(nav_rows(lang, back if current.parent != MENU else None, here))
     return Screen(current.text, InlineKeyboardMarkup(rows))
 
 
@@ -181,13 +188,24 @@ def _service_block(lang: Language, service: Service) -> str:
     return "\n".join(lines)
 
 
-def help_now(lang: Language, country: Country | None) -> Screen:
-    """The Help now answer: emergency first, then the country's lines, then what to do now."""
-    key = ("help_now", country.code if country else None)
-    return once(lang, key, lambda: _help_now(lang, country))
+def help_now(lang: Language, country: Country | None, back: str | None = None) -> Screen:
+    """The Help now answer: emergency first, then the country's lines, then what to do now;
+    with ``back`` (the callback data of the screen it was opened from), a Back button to it."""
+    key = ("help_now", country.code if country else None, back)
+    return once(lang, key, lambda: _help_now(lang, country, back))
 
 
-def _help_now(lang: Language, country: Country | None) -> Screen:
+def back_target(lang: Language, data: str) -> str | None:
+    """Where Help now's Back goes, from its button's data: only screens that still exist."""
+    origin = data.partition(":")[2]
+    if origin == CB_MENU:
+        return origin
+    if origin.startswith(CB_PAGE) and origin.removeprefix(CB_PAGE) in lang.pages:
+        return origin
+    return None
+
+
+def _help_now(lang: Language, country: Country | None, back: str | None) -> Screen:
     blocks = [lang.t("ui.helpnow_title")]
     if country is not None and country.emergency:
         emergency = f"{country.emergency}"
@@ -229,7 +247,10 @@ def _help_now(lang: Language, country: Country | None) -> Screen:
         rows.append([_button(lang.t("ui.buttons.coping"), CB_PAGE + coping)])
     rows.append([_button(lang.t("safety_plan.buttons.start"), SP_OPEN)])
     rows.append([_button(_country_button(lang, country is not None), CB_COUNTRY_PICK)])
-    rows.append([_button(lang.t("ui.buttons.main_menu"), CB_MENU)])
+    last = [_button(lang.t("ui.buttons.main_menu"), CB_MENU)]
+    if back is not None and back != CB_MENU:
+        last.insert(0, _button(lang.t("ui.buttons.back"), back))
+    rows.append(last)
     return Screen("\n\n".join(blocks), InlineKeyboardMarkup(rows))
 
 
@@ -330,3 +351,68 @@ def with_menu(lang: Language, notice_key: str) -> Screen:
     return once(
         lang, ("with_menu", notice_key), lambda: main_menu(lang).after(lang.t("ui." + notice_key))
     )
+
+
+# --- emergency screens ------------------------------------------------------------------------
+
+EMERGENCY_SCREENS = {
+    "overdose": "overdose",
+    "withdrawal": "withdrawal",
+    "suicide": "suicide",
+    "self_harm": "suicide",
+    "harm_others": "harm_others",
+}
+"""Which emergency screen answers each crisis category (``content/<lang>/emergency.yaml``)."""
+NO_COUNTRY_LINES = 2  # without a country: this many countries' crisis lines, the rest a tap away
+
+
+def _line(lang: Language, service: Service) -> str:
+    return f"• <b>{html.escape(service.name)}</b>: {contact_line(lang, service)}"
+
+
+def _lines(lang: Language, country: Country | None, kinds: tuple[str, ...], limit: int = 2) -> str:
+    """The person's most useful lines for this emergency, short: numbers in the text."""
+    if country is None:
+        shown = [lang.countries[code] for code in lang.no_country[:NO_COUNTRY_LINES]]
+        lines = [lang.t("emergency.no_country_lines")]
+        for c in shown:
+            first = next((s for s in c.services if s.kind == "crisis"), c.services[0])
+            lines.append(f"{c.flag} {_line(lang, first).removeprefix('• ')}")
+        return "\n".join(lines)
+    found = dict.fromkeys(s for kind in kinds for s in country.services if s.kind == kind)
+    return "\n".join(_line(lang, s) for s in list(found)[:limit])
+
+
+def _emergency_number(lang: Language, country: Country | None) -> str:
+    if country is None or not country.emergency:
+        return lang.t("emergency.emergency_unknown")
+    if country.emergency_note:
+        return f"{country.emergency} ({country.emergency_note})"
+    return country.emergency
+
+
+def emergency(lang: Language, category: str, country: Country | None) -> Screen:
+    """The first screen for a crisis of ``category``: what to do for that emergency, its
+    numbers in the text, then the person's lines; every other line one tap away."""
+    key = EMERGENCY_SCREENS.get(category, "suicide")
+    cache_key = ("emergency", key, country.code if country else None)
+    return once(lang, cache_key, lambda: _emergency(lang, key, country))
+
+
+def _emergency(lang: Language, key: str, country: Country | None) -> Screen:
+    values: dict[str, Any] = {"emergency": _emergency_number(lang, country)}
+    if key == "overdose":
+        values["naloxone"] = (country.naloxone if country else None) or ""
+        values["good_samaritan"] = (country.good_samaritan if country else None) or ""
+        # The steps come first; one line here (poison control, else the crisis line).
+        values["lines"] = Html(_lines(lang, country, ("poison", "overdose", "crisis"), limit=1))
+    elif key == "suicide":
+        values["crisis_line"] = Html(_lines(lang, country, ("crisis",)))
+    else:
+        values["lines"] = Html(_lines(lang, country, ("crisis", "drugs")))
+    text = re.sub(r"\n{3,}", "\n\n", lang.t("emergency." + key, **values)).strip()
+    rows = [[_button(lang.t("emergency.all_lines"), CB_HELP)]]
+    if key == "suicide":  # its text ends by offering a safety plan ("tap below to start")
+        rows.append([_button(lang.t("safety_plan.buttons.start"), SP_OPEN)])
+    rows.append([_button(lang.t("ui.buttons.main_menu"), CB_MENU)])
+    return Screen(text, InlineKeyboardMarkup(rows))

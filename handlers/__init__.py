@@ -84,7 +84,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         MessageHandler(filters.UpdateType.CHANNEL_POSTS, fallback.ignore),
         # Help now first, in every kind of chat.
         CommandHandler(["helpnow", "sos"], helpnow.send_help_now),
-        CallbackQueryHandler(helpnow.help_now_button, pattern=_exact(cb.CB_HELP)),
+        CallbackQueryHandler(helpnow.help_now_button, pattern=f"^{cb.CB_HELP}(:|$)"),
         # Group chats: nothing else is answered there beyond a pointer to the private chat.
         MessageHandler(NOT_PRIVATE & ~filters.StatusUpdate.ALL, group.private_only),
         MessageHandler(filters.StatusUpdate.ALL, fallback.ignore),

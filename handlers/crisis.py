@@ -1,7 +1,9 @@
 """Crisis gate: every text message (and caption, and edit) is checked before anything else.
 
-A match gets a short, warm line and the Help now answer for the person's country, at once, and
-stops further handling of that message. The flow the person was in (``user_data``) is left as
+A match gets, at once, the emergency screen for what is happening (overdose, withdrawal,
+suicidal thoughts or self-harm, danger from or to others: ``bot.screens.emergency``) with the
+person's country's numbers in the text and every other line one tap away, and stops further
+handling of that message. The flow the person was in (``user_data``) is left as
 it was, so their next message carries on where they were. (A flow declared to continue after a
 crisis, such as an admin writing a broadcast about crisis lines, also gets the message itself
 after the Help now answer.) Nothing about the message is stored or logged beyond its category.
@@ -14,10 +16,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
+from bot import screens
 from bot.context import BotContext
-from handlers.helpnow import help_now_screen
 from handlers.respond import show
 from handlers.text import Flows
 
@@ -43,9 +46,11 @@ def gate(flows: Flows) -> Callable[[Update, BotContext], Coroutine[Any, Any, Non
         if match is None:
             return
         log.info("crisis language detected (category %s)", match.category)
-        screen = await help_now_screen(update, context)
-        reply = lang.crisis.reply if lang.crisis is not None else ""
-        await show(update, context, screen.after(reply), edit=False)
+        screen = screens.emergency(lang, match.category, await context.country())
+        chat = update.effective_chat
+        if chat.type != ChatType.PRIVATE:
+            screen = screens.Screen(screen.text)  # in a group: the steps and lines only
+        await show(update, context, screen, edit=False)
         if not flows.continues_after_crisis(context):
             raise ApplicationHandlerStop
 

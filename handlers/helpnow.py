@@ -14,14 +14,16 @@ from bot.context import BotContext
 from handlers.respond import answer_query, show
 
 
-async def help_now_screen(update: Update, context: BotContext) -> screens.Screen:
+async def help_now_screen(
+    update: Update, context: BotContext, back: str | None = None
+) -> screens.Screen:
     """The Help now screen for the person behind ``update``.
 
     If the database cannot be read, the answer still goes out (without the country). In a
     group chat it has no buttons.
     """
     lang = await context.language()
-    screen = screens.help_now(lang, await context.country())
+    screen = screens.help_now(lang, await context.country(), back)
     chat = update.effective_chat
     if chat is not None and chat.type != ChatType.PRIVATE:
         return screens.Screen(screen.text)  # in a group: the lines only; settings are private
@@ -36,4 +38,7 @@ async def send_help_now(update: Update, context: BotContext) -> None:
 async def help_now_button(update: Update, context: BotContext) -> None:
     """The Help now button: answer the press at once, then show the lines in place."""
     await answer_query(update)
-    await show(update, context, await help_now_screen(update, context))
+    query = update.callback_query
+    lang = await context.language()
+    back = screens.back_target(lang, query.data or "") if query is not None else None
+    await show(update, context, await help_now_screen(update, context, back))

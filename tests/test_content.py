@@ -80,7 +80,9 @@ def test_every_page_is_reachable_and_every_button_leads_somewhere(content: Conte
             for row in screen.keyboard.inline_keyboard:
                 for button in row:
                     data = str(button.callback_data)
-                    if data.startswith(screens.CB_PAGE):
+                    if data.startswith(screens.CB_HELP + ":"):  # Help now, with Back to here
+                        assert screens.back_target(lang, data) is not None, data
+                    elif data.startswith(screens.CB_PAGE):
                         page_id = data.removeprefix(screens.CB_PAGE)
                         assert page_id in lang.pages, data
                         if page_id not in seen:
@@ -306,3 +308,42 @@ def test_broken_yaml_is_reported(content_copy: Path) -> None:
     (content_copy / "en" / "guide.yaml").write_text("pages: [unclosed", encoding="utf-8")
     with pytest.raises(ContentError, match=r"guide\.yaml: not valid YAML"):
         load_content(content_copy)
+
+
+def test_every_emergency_screen_fits_one_phone_screen_in_every_language(content: Content) -> None:
+    """Overdose, withdrawal, suicide and danger screens: under 900 visible characters for every
+    country and for no country, numbers in the text, valid Telegram HTML."""
+    too_long = []
+    for code, lang in content.languages.items():
+        for category in screens.EMERGENCY_SCREENS:
+            for country in [None, *lang.countries.values()]:
+                screen = screens.emergency(lang, category, country)
+                assert html_problems(screen.text) == [], (code, category, screen.text[:80])
+                length = visible_length(screen.text)
+                if length >= 900:
+                    too_long.append((code, category, country.code if country else None, length))
+                number = country.emergency if country and country.emergency else None
+                if number:
+                    assert number in screen.text.split("\n", 1)[0], (code, category, country)
+    assert not too_long, too_long
+
+
+def test_guide_wording_a_clinician_asked_for(content: Content) -> None:
+    """Medication for opioid use disorder helps on its own (counselling welcome, never a
+    condition); methadone and buprenorphine both lower overdose deaths; hallucinations and
+    confusion (delirium tremens) are named among alcohol withdrawal emergencies."""
+    en, es = content.lang("en"), content.lang("es")
+    assert "never a condition" in en.pages["medication"].text
+    assert "nunca es una condición" in es.pages["medication"].text
+    opioids = en.pages["medication_opioids"].text.split("\n")
+    for name in ("Methadone", "Buprenorphine"):
+        line = next(x for x in opioids if name in x)
+        assert "lowers the risk of dying of an overdose" in line, line
+    assert "delirium tremens" in en.pages["treatment_detox"].text
+    assert "delirium tremens" in es.pages["treatment_detox"].text
+
+
+async def test_unknown_command_lists_every_command_people_need() -> None:
+    text = load_content(DEFAULT_CONTENT_DIR).lang("en").t("ui.fallback_command")
+    for command in ("/start", "/helpnow", "/sos", "/delete", "/settings", "/menu"):
+        assert command in text, command

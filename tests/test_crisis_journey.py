@@ -27,8 +27,7 @@ async def test_crisis_text_gets_help_now_first(user: SimUser) -> None:
     await user.command("/start")
     await user.send(CRISIS)
     reply = first_reply(user)
-    assert "glad you told me" in reply.lower() or "help" in reply.lower()
-    assert "call your local emergency number now" in reply
+    assert "call your local emergency number" in reply.lower()
     assert "988" in reply
     assert len([c for c in user.last_calls if c.method == "sendMessage"]) == 1
 
@@ -39,7 +38,7 @@ async def test_crisis_answer_uses_the_persons_country(user: SimUser) -> None:
     await user.press("United Kingdom")
     await user.send("he wont wake up and his lips are blue")
     reply = first_reply(user)
-    assert "call 999" in reply and "116 123" in reply
+    assert "call 999" in reply.lower() and "116 123" in reply
 
 
 @pytest.mark.parametrize(
@@ -124,3 +123,46 @@ async def test_a_command_leaves_a_flow_but_help_now_does_not(
     await user.send("second")
     assert in_flow == ["first"]
     assert "can't reply to messages in my own words" in first_reply(user)
+
+
+# --- the emergency screen fits what is happening (issue 13) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("my friend won't wake up after taking heroin", ["naloxone", "recovery position"]),
+        ("he is turning blue", ["naloxone", "cold shower"]),
+        ("day 3 off the booze and hes having a seizure", ["seizure", "nothing in their mouth"]),
+        ("i want to kill myself", ["safety plan", "988"]),
+        ("he said he'd kill me if i left", ["safe place", "lock a door"]),
+    ],
+)
+async def test_the_first_screen_tells_what_to_do_for_that_emergency(
+    make_user: Any, message: str, expected: list[str]
+) -> None:
+    person = make_user(5151, language_code="en")
+    await person.command("/settings")
+    await person.press("country")
+    await person.press("United States")
+    await person.send(message)
+    reply = first_reply(person)
+    assert reply.lower().startswith(("🚨 <b>", "<b>if you are in immediate danger"))
+    assert "911" in reply.split("\n", 1)[0]  # the emergency number comes first
+    for words in expected:
+        assert words.lower() in reply.lower(), (words, reply)
+    assert "📞 All lines" in person.screen.buttons
+
+
+async def test_all_lines_are_one_tap_away_from_an_emergency_screen(user: SimUser) -> None:
+    await user.send("he is turning blue")
+    await user.press("All lines")
+    assert "Help now" in (user.screen.text or "")
+    assert "988" in (user.screen.text or "")
+
+
+async def test_an_emergency_screen_in_spanish(make_user: Any) -> None:
+    person = make_user(5152, language_code="es-MX")
+    await person.send("mi hermano no respira")
+    reply = first_reply(person)
+    assert "naloxona" in reply.lower() and "911" in reply

@@ -389,3 +389,39 @@ async def test_pressing_a_button_again_on_the_same_screen_sends_no_edit(user: Si
     await user.press_data("help", message_id=shown)  # the same (now stale) button again
     assert len(user.api.calls_to("editMessageText")) == edits
     assert "emergency number" in (user.screen.text or "")
+
+
+async def test_help_now_has_a_back_button_to_the_page_it_was_opened_from(user: SimUser) -> None:
+    await user.command("/menu")
+    page_title = next(b for b in user.screen.buttons if "Help now" not in b and "Check" not in b)
+    await user.press(page_title)
+    page_text = user.screen.text
+    await user.press("Help now")
+    assert "emergency number" in (user.screen.text or "")
+    await user.press("Back")
+    assert user.screen.text == page_text
+
+
+async def test_help_now_from_a_forged_origin_has_no_back_button(user: SimUser) -> None:
+    await user.command("/menu")
+    await user.press_data("help:p:no_such_page", message_id=user.screen.message_id)
+    assert "emergency number" in (user.screen.text or "")
+    assert not any("Back" in b for b in user.screen.buttons)
+
+
+async def test_a_stale_or_forged_yes_delete_asks_again_and_deletes_nothing(
+    user: SimUser, app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await user.command("/start")
+    await user.press_data("del:yes", message_id=user.screen.message_id)  # never asked
+    assert await svc(app).db.get_user(user.user_id) is not None
+    assert "Yes, delete everything" in user.screen.buttons
+    await user.command("/delete")
+    import handlers.privacy
+
+    later = handlers.privacy.time.time() + handlers.privacy.CONFIRM_SECONDS + 1
+    monkeypatch.setattr(handlers.privacy.time, "time", lambda: later)
+    await user.press("Yes, delete")  # the confirmation is more than 5 minutes old
+    assert await svc(app).db.get_user(user.user_id) is not None
+    await user.press("Yes, delete")  # shown again just now
+    assert await svc(app).db.get_user(user.user_id) is None

@@ -368,8 +368,8 @@ async def test_crisis_words_in_a_step_get_help_now_and_the_plan_goes_on(
     await user.command("/plan")  # on the step screen again
     calls = await user.send("I want to die")
     sends = [c for c in calls if c.method == "sendMessage"]
-    assert len(sends) == 1 and "988" in str(sends[0].params["text"])  # Help now, at once
-    assert "Help now" in text_of(user)
+    assert len(sends) == 1  # the crisis answer, at once: the emergency number and a line
+    assert "call 911 now" in str(sends[0].params["text"]) and "988" in str(sends[0].params["text"])
     draft = draft_of(app, user)
     assert draft is not None and draft.step == 0
     assert [text for _, text in draft.items[0]] == ["feeling low in the evenings"]
@@ -377,6 +377,23 @@ async def test_crisis_words_in_a_step_get_help_now_and_the_plan_goes_on(
     assert "Step 1 of 7" in text_of(user)
     assert "feeling low in the evenings" in text_of(user)
     assert "not answering my phone" in text_of(user)
+
+
+async def test_the_crisis_answer_offers_the_plan_and_leads_back_to_the_step(
+    user: SimUser, app: Any
+) -> None:
+    """The answer to suicidal words offers a safety plan ("tap below to start"); for someone
+    in the middle of one, that button carries on where they were."""
+    await start_plan(user)
+    await user.send("feeling low in the evenings")
+    await user.send("I want to die")
+    assert "make a safety plan" in text_of(user)
+    await user.press("Make a safety plan")
+    assert "Step 1 of 7" in text_of(user) and "feeling low in the evenings" in text_of(user)
+    handler.forget(app, user.user_id)
+    await user.send("I want to die")
+    await user.press("Make a safety plan")
+    assert "Your safety plan" in text_of(user)  # no plan in memory: what a safety plan is
 
 
 # --- nothing typed is kept: not in the database, not in the logs ------------------------------
