@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.bot_token)
+    configure_logging(settings.log_level, settings.bot_token, secrets=[settings.webhook_secret])
     if args.command == "check":
         return _check(settings)
     return _run(settings)
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(settings: Settings) -> int:
     from bot import runner
+    from bot.webhook import ListenError, WebhookRefused
 
     try:
         application = build_application(settings)
@@ -64,6 +65,12 @@ def _run(settings: Settings) -> int:
     except InvalidToken:
         print(f"{PROG}: Telegram rejected BOT_TOKEN", file=sys.stderr)
         return 2
+    except WebhookRefused as exc:  # Telegram's own reason: names neither token nor secret
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except ListenError as exc:  # e.g. the port is still held by a stopping instance: retry
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.content import DEFAULT_LANGUAGE, load_content
 from bot.context import BotContext
 from bot.delivery import PriorityRateLimiter
+from bot.metrics import Metrics
 from bot.services import Services, install, services_of
 from bot.storage import open_storage
 
@@ -61,6 +62,7 @@ def build_application(
     """Return the wired, not yet started application (raises ConfigError or ContentError)."""
     settings = settings or Settings.from_env()
     content = load_content(settings.content_dir)
+    metrics = Metrics()
     builder = (
         Application.builder()
         .token(settings.bot_token)
@@ -72,7 +74,7 @@ def build_application(
         )
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(32)
-        .rate_limiter(PriorityRateLimiter(settings.broadcast_rate))
+        .rate_limiter(PriorityRateLimiter(settings.broadcast_rate, metrics=metrics))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
@@ -83,8 +85,11 @@ def build_application(
         builder = builder.request(request)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    if settings.webhook_url:
+        # Webhook mode: updates arrive by HTTP (bot/webhook.py), nothing polls.
+        builder = builder.updater(None)
     application = builder.build()
-    install(application, Services(settings=settings, content=content))
+    install(application, Services(settings=settings, content=content, metrics=metrics))
     handlers.register(application)
     return application
 

@@ -127,6 +127,7 @@ class BroadcastRun:
         self._samples: deque[tuple[float, int]] = deque(maxlen=6)
         svc = services_of(application)
         self._storage: Storage = svc.db
+        self._metrics = svc.metrics
         paid = svc.settings.broadcast_rate > FloodLimit.MESSAGES_PER_SECOND
         self._send_kwargs: dict[str, Any] = {
             "from_chat_id": broadcast.from_chat_id,
@@ -151,6 +152,7 @@ class BroadcastRun:
     async def run(self) -> None:
         bid = self.broadcast_id
         await self._storage.mark_started(bid)
+        self._metrics.broadcast_remaining.set(self.broadcast.remaining)
         log.info(
             "broadcast %d: delivering %d of %d (%d at a time)",
             bid,
@@ -178,6 +180,7 @@ class BroadcastRun:
             if sends:
                 await asyncio.gather(*sends)
         finally:
+            self._metrics.broadcast_remaining.set(0)
             self._closing = True
             self._window.wanted.set()
             await flusher
@@ -228,6 +231,7 @@ class BroadcastRun:
                 lambda: bot.copy_message(chat_id=user_id, **self._send_kwargs),
                 retries=RETRIES,
                 backoff=RETRY_BACKOFF,
+                metrics=self._metrics,
             )
         except Aborted:
             self._window.slots.release()  # nothing was sent: the row stays pending
@@ -239,6 +243,8 @@ class BroadcastRun:
         self._record(Outcome(user_id, result.outcome.value, result.reason, result.attempts))
 
     def _record(self, outcome: Outcome) -> None:
+        self._metrics.broadcast_message(outcome.state)
+        self._metrics.broadcast_remaining.dec()
         window = self._window
         window.outcomes.append(outcome)
         if len(window.outcomes) >= max(1, int(window.size * FLUSH_SHARE)):
@@ -404,6 +410,7 @@ class Broadcaster:
                 await self.current.run()
             except Exception:  # one broadcast's failure must not hold up the ones queued
                 log.exception("broadcast %d failed", broadcast.broadcast_id)
+                services_of(self.application).metrics.error("broadcast")
                 failed.add(broadcast.broadcast_id)
             finally:
                 self.current = None

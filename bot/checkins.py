@@ -234,8 +234,10 @@ async def run_tick(
             if isinstance(outcome, BaseException):
                 # The row stays claimed and is picked up again once the claim expires.
                 log.error("check-in for one row failed unexpectedly", exc_info=outcome)
+                svc.metrics.error("checkins")
             else:
                 report.add(outcome)
+                _count(svc, outcome)
         if len(claimed) < batch_size:
             break
     return report
@@ -275,7 +277,12 @@ async def _handle(
             report.lost_claim += 1
             return report
         screen = _message(svc, item, now)
-        result = await deliver(lambda: send(item.user_id, screen), retries=retries, backoff=backoff)
+        result = await deliver(
+            lambda: send(item.user_id, screen),
+            retries=retries,
+            backoff=backoff,
+            metrics=svc.metrics,
+        )
     if result.outcome is Outcome.SENT:
         following = first_due(item.local_time, zone, max(item.due, now), last_sent_on=day)
         await svc.db.finish(item, following, now, sent=True)
@@ -289,6 +296,12 @@ async def _handle(
         await svc.db.retry_later(item, now + RETRY_AFTER)
         report.retried += 1
     return report
+
+
+def _count(svc: Services, report: TickReport) -> None:
+    """Check-ins sent and not sent (by reason) in ``/metrics``."""
+    for name in report.__dataclass_fields__:
+        svc.metrics.checkins(name, getattr(report, name))
 
 
 def _message(svc: Services, item: DueCheckin, now: datetime) -> Screen:
@@ -326,6 +339,7 @@ async def _tick_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             log.info("check-in tick: %s", report)
     except Exception:
         log.exception("check-in tick failed; the next tick tries again")
+        svc.metrics.error("checkins")
     finally:
         svc.extras[_RUNNING] = False
 

@@ -6,12 +6,14 @@ them all. A missing or malformed value raises :class:`ConfigError` with one clea
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONTENT_DIR = PROJECT_ROOT / "content"
@@ -20,6 +22,13 @@ DEFAULT_DATABASE_PATH = Path("data") / "bot.sqlite3"
 # Telegram tokens look like "<numeric bot id>:<35-ish url-safe characters>".
 _TOKEN_RE = re.compile(r"^\d{5,12}:[A-Za-z0-9_-]{30,64}$")
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+# Telegram's secret_token: 1-256 characters of A-Z a-z 0-9 _ -; the bot asks for at least 32.
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
+_SECRET_MIN_DISTINCT = 10  # "aaaa..." or "0101..." is not a secret, whatever its length
+# The webhook path is matched literally; keep it to characters that need no escaping.
+_WEBHOOK_PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
+_RESERVED_PATHS = {"/healthz", "/metrics"}
+_LISTEN_RE = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")
 
 
 class ConfigError(Exception):
@@ -39,6 +48,17 @@ class Settings:
     checkin_tick_seconds: float = 30.0
     checkin_missed_window: timedelta = timedelta(hours=2)
     broadcast_rate: float = 25.0
+    # Webhook mode (WEBHOOK_URL set) and the HTTP endpoints (/healthz, /metrics).
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8080
+    health_port: int | None = None  # polling mode only; webhook mode serves them on its port
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of ``WEBHOOK_URL`` (what Telegram POSTs to), "/" when it has none."""
+        return urlsplit(self.webhook_url or "").path or "/"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -56,6 +76,7 @@ class Settings:
             raise ConfigError(
                 "BOT_TOKEN is malformed: expected '<digits>:<letters>' as given by @BotFather"
             )
+        webhook_url = _parse_webhook_url(env.get("WEBHOOK_URL", ""))
         return cls(
             bot_token=token,
             admin_ids=_parse_admin_ids(env.get("ADMIN_IDS", "")),
@@ -68,6 +89,11 @@ class Settings:
                 minutes=_positive_float(env, "CHECKIN_MISSED_WINDOW_MINUTES", 120.0)
             ),
             broadcast_rate=_positive_float(env, "BROADCAST_RATE", 25.0),
+            webhook_url=webhook_url,
+            webhook_secret=_parse_webhook_secret(env) if webhook_url else None,
+            webhook_listen=_parse_listen(env.get("WEBHOOK_LISTEN", "")),
+            webhook_port=_port(env, "WEBHOOK_PORT") or 8080,
+            health_port=_port(env, "HEALTH_PORT"),
         )
 
 
@@ -101,3 +127,68 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise ConfigError(f"{name} must be greater than zero")
     return value
+
+
+def _parse_webhook_url(raw: str) -> str | None:
+    """The public URL Telegram POSTs updates to: https, or http on a loopback host (tests)."""
+    url = raw.strip()
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise ConfigError("WEBHOOK_URL is not a valid URL") from None
+    if not host or parts.scheme not in ("https", "http"):
+        raise ConfigError("WEBHOOK_URL must be an https:// URL with a host name")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigError("WEBHOOK_URL must use https:// (plain http only on a loopback host)")
+    path = parts.path or "/"
+    if parts.fragment or not _WEBHOOK_PATH_RE.match(path):
+        raise ConfigError(
+            "WEBHOOK_URL's path may only hold letters, digits and / _ . ~ - (no #fragment)"
+        )
+    if path in _RESERVED_PATHS:
+        raise ConfigError(f"WEBHOOK_URL's path cannot be {path} (the bot serves it itself)")
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_webhook_secret(env: Mapping[str, str]) -> str:
+    """WEBHOOK_SECRET, required in webhook mode; the messages never contain the value."""
+    secret = env.get("WEBHOOK_SECRET", "").strip()
+    if not secret:
+        raise ConfigError(
+            "WEBHOOK_SECRET is not set: webhook mode needs 32-256 characters of A-Z a-z 0-9 _ -"
+        )
+    if not _SECRET_RE.match(secret) or len(set(secret)) < _SECRET_MIN_DISTINCT:
+        raise ConfigError(
+            "WEBHOOK_SECRET is too weak or malformed: use 32-256 random characters of "
+            "A-Z a-z 0-9 _ - (python3 -c \"import secrets; print(secrets.token_urlsafe(48))\")"
+        )
+    return secret
+
+
+def _parse_listen(raw: str) -> str:
+    listen = raw.strip() or "127.0.0.1"
+    if not _LISTEN_RE.match(listen):
+        raise ConfigError(f"WEBHOOK_LISTEN must be an IP address or host name, got {listen[:40]!r}")
+    return listen
+
+
+def _port(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigError(f"{name} must be a port number from 1 to 65535, got {raw[:20]!r}")
+    return int(raw)

@@ -15,6 +15,7 @@ in the language of their Telegram app (Help now must never wait on, or fail with
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from telegram import Update
@@ -22,6 +23,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Settings
 from bot.content import Content, Country, Language
+from bot.metrics import Metrics
 from bot.services import Services, services_of
 from bot.storage import Storage, UserRecord
 
@@ -42,6 +44,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self._update: Update | None = None
         self._record: Any = _UNREAD
+        # python-telegram-bot builds the context when the first handler matches the update,
+        # that is when handling starts: what Help now's latency is measured from.
+        self.started = time.monotonic()
 
     @classmethod
     def from_update(
@@ -65,6 +70,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     @property
     def settings(self) -> Settings:
         return self.services.settings
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.services.metrics
 
     @property
     def db(self) -> Storage:

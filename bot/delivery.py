@@ -34,6 +34,8 @@ from typing import Any
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import BaseRateLimiter
 
+from bot.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 BULK: dict[str, Any] = {"bulk": True}
@@ -58,7 +60,14 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
     MIN_BULK_RATE = 50.0  # never slower than this (nor than ``rate``): 25/s is never slowed
     CATCH_UP = 0.01  # bulk calls late by a lagging loop may catch up this much (seconds)
 
-    def __init__(self, rate: float, *, max_retries: int = 5, max_lag: float = 0.001) -> None:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        max_retries: int = 5,
+        max_lag: float = 0.001,
+        metrics: Metrics | None = None,
+    ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
@@ -75,6 +84,7 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
         self.bulk_sent = 0
         self.interactive_sent = 0
         self.retry_afters = 0
+        self.metrics = metrics
 
     async def initialize(self) -> None:
         """Start watching the event loop's lag (bulk sending slows down while it lags)."""
@@ -150,11 +160,15 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 result = await callback(*args, **kwargs)
             except RetryAfter as exc:
                 self.retry_afters += 1
+                if self.metrics is not None:
+                    self.metrics.rate_limited()
                 delay = _seconds(exc.retry_after)
                 self._paused_until = max(self._paused_until, time.monotonic() + delay)
                 attempt += 1
                 if attempt > self._max_retries:
                     raise
+                if self.metrics is not None:
+                    self.metrics.retry("rate_limited")
                 log.warning("Telegram asked to slow down (%s): pausing %.1f s", endpoint, delay)
                 if not bulk:
                     await asyncio.sleep(delay)
@@ -163,6 +177,8 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 self.bulk_sent += 1
             else:
                 self.interactive_sent += 1
+                if self.metrics is not None:
+                    self.metrics.reply(endpoint)
             return result
 
 
@@ -186,12 +202,17 @@ class Result:
 
 
 async def deliver(
-    send: Callable[[], Awaitable[object]], *, retries: int = 3, backoff: float = 0.5
+    send: Callable[[], Awaitable[object]],
+    *,
+    retries: int = 3,
+    backoff: float = 0.5,
+    metrics: Metrics | None = None,
 ) -> Result:
     """Run ``send`` (one Bot API call marked bulk) and classify what happened.
 
     Network errors and 5xx answers are retried ``retries`` times with exponential backoff;
-    a 403 is final (blocked); a 400 is final (failed, with Telegram's reason).
+    a 403 is final (blocked); a 400 is final (failed, with Telegram's reason). Each retry is
+    counted in ``metrics`` when given.
     """
     reason = "unknown"
     for attempt in range(1, retries + 2):
@@ -202,12 +223,16 @@ async def deliver(
             return Result(Outcome.BLOCKED, _short(exc), attempt)
         except RetryAfter as exc:  # the limiter gave up retrying: wait and try again
             reason = "rate limited"
+            if metrics is not None and attempt <= retries:
+                metrics.retry("rate_limited")
             await asyncio.sleep(_seconds(exc.retry_after))
         except BadRequest as exc:
             return Result(Outcome.FAILED, _short(exc), attempt)
         except NetworkError as exc:  # includes TimedOut and Telegram's 5xx answers
             reason = _short(exc)
             if attempt <= retries:
+                if metrics is not None:
+                    metrics.retry("network")
                 await asyncio.sleep(backoff * (2 ** (attempt - 1)))
         except TelegramError as exc:
             return Result(Outcome.FAILED, _short(exc), attempt)

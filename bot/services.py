@@ -17,6 +17,7 @@ from telegram.ext import Application
 
 from bot.config import Settings
 from bot.content import Content
+from bot.metrics import Metrics
 from bot.storage import Storage
 
 KEY = "services"
@@ -32,6 +33,7 @@ class Services:
     content: Content
     storage: Storage | None = None  # opened in post_init
     flows: Any = None  # handlers.text.Flows, set when the handlers are registered
+    metrics: Metrics = field(default_factory=Metrics)  # this application's /metrics
     extras: dict[str, Any] = field(default_factory=dict)
     _storage_logged_at: float = field(default=-STORAGE_LOG_EVERY, repr=False)
 

@@ -46,6 +46,16 @@ PRIVATE = filters.ChatType.PRIVATE
 HELP_NOW_COMMAND = r"(?i)^/((helpnow|sos)(@\w+)?\b|start(@\w+)?\s+(helpnow|sos|help)\b)"
 NOT_PRIVATE = ~filters.ChatType.PRIVATE
 
+# The update types the handlers below act on: what the bot asks Telegram for (getUpdates and
+# setWebhook allowed_updates). Channel posts and opt-in kinds (reactions, chat_member, ...) are
+# not asked for; a handler for a new kind needs its kind here too.
+ALLOWED_UPDATES = (
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
+)
+
 
 def _exact(data: str) -> str:
     return f"^{data}$"

@@ -14,6 +14,7 @@ from bot.context import BotContext
 
 async def record_activity(update: Update, context: BotContext) -> None:
     """Create or refresh the person's row (id, language, dates); never blocks the reply."""
+    context.metrics.update(update)  # every update passes here: counted by kind, nothing else
     if update.my_chat_member is not None:
         return  # handled by membership_changed: blocking the bot is not activity
     user, chat = update.effective_user, update.effective_chat

@@ -21,6 +21,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot import screens
 from bot.context import BotContext
+from handlers.helpnow import answered
 from handlers.respond import show
 from handlers.text import Flows
 
@@ -46,11 +47,13 @@ def gate(flows: Flows) -> Callable[[Update, BotContext], Coroutine[Any, Any, Non
         if match is None:
             return
         log.info("crisis language detected (category %s)", match.category)
+        context.metrics.crisis_match(match.category)
         screen = screens.emergency(lang, match.category, await context.country())
         chat = update.effective_chat
         if chat.type != ChatType.PRIVATE:
             screen = screens.Screen(screen.text)  # in a group: the steps and lines only
         await show(update, context, screen, edit=False)
+        answered(context, "crisis")
         if not flows.continues_after_crisis(context):
             raise ApplicationHandlerStop
 

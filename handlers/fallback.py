@@ -57,6 +57,7 @@ async def ignore(update: Update, context: BotContext) -> None:
 async def on_error(update: object, context: BotContext) -> None:
     """Log the error (redacted, without message text) and still give the person a way out."""
     update_id = update.update_id if isinstance(update, Update) else None
+    context.metrics.error("update" if isinstance(update, Update) else "job")
     log.error("error while handling update %s", update_id, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return

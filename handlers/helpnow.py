@@ -6,6 +6,8 @@ the main countries' lines and findahelpline.com when no country is set), then so
 
 from __future__ import annotations
 
+import time
+
 from telegram import Update
 from telegram.constants import ChatType
 
@@ -30,9 +32,15 @@ async def help_now_screen(
     return screen
 
 
-async def send_help_now(update: Update, context: BotContext) -> None:
-    """Send Help now as a new message (for commands and crisis messages)."""
+def answered(context: BotContext, source: str) -> None:
+    """Count a Help now answer and how long it took since handling the update began."""
+    context.metrics.help_now(source, time.monotonic() - context.started)
+
+
+async def send_help_now(update: Update, context: BotContext, source: str = "command") -> None:
+    """Send Help now as a new message (/helpnow, /sos; ``/start helpnow``)."""
     await show(update, context, await help_now_screen(update, context), edit=False)
+    answered(context, source)
 
 
 async def help_now_button(update: Update, context: BotContext) -> None:
@@ -42,3 +50,4 @@ async def help_now_button(update: Update, context: BotContext) -> None:
     lang = await context.language()
     back = screens.back_target(lang, query.data or "") if query is not None else None
     await show(update, context, await help_now_screen(update, context, back))
+    answered(context, "button")

@@ -14,7 +14,7 @@ from handlers.respond import answer_query, show
 async def start(update: Update, context: BotContext) -> None:
     """Greet the person and show the main menu (``/start helpnow`` goes straight to help)."""
     if context.args and context.args[0].lower() in {"helpnow", "sos", "help"}:
-        await send_help_now(update, context)
+        await send_help_now(update, context, source="start")
         return
     lang = await context.language()
     await show(update, context, screens.main_menu(lang, greeting=True))

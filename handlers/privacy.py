@@ -10,7 +10,6 @@ from bot import screens
 from bot.context import BotContext
 from handlers.respond import answer_query, show
 
-
 DELETE_ASKED_AT = "delete_asked_at"  # user_data: when the confirmation was shown
 CONFIRM_SECONDS = 5 * 60
 

@@ -78,3 +78,86 @@ def test_token_is_not_in_the_settings_repr() -> None:
 )
 def test_api_base_url_accepts_a_server_root(base: str) -> None:
     assert api_base_urls(base) == ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot")
+
+
+# --- webhook mode and the health port -----------------------------------------------------------
+
+SECRET = "s3cr3t-Webhook_token-0123456789abcdefXYZ"  # 40 characters, many distinct
+
+
+def test_polling_is_the_default_and_webhook_settings_have_defaults() -> None:
+    settings = Settings.from_env({"BOT_TOKEN": GOOD, "WEBHOOK_SECRET": "ignored-in-polling"})
+    assert settings.webhook_url is None
+    assert settings.webhook_secret is None
+    assert settings.webhook_listen == "127.0.0.1"
+    assert settings.webhook_port == 8080
+    assert settings.health_port is None
+
+
+def test_webhook_settings_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "BOT_TOKEN": GOOD,
+            "WEBHOOK_URL": "https://help.example.org/tg/abc_DEF-123",
+            "WEBHOOK_SECRET": SECRET,
+            "WEBHOOK_LISTEN": "0.0.0.0",
+            "WEBHOOK_PORT": "8443",
+            "HEALTH_PORT": "9090",
+        }
+    )
+    assert settings.webhook_url == "https://help.example.org/tg/abc_DEF-123"
+    assert settings.webhook_path == "/tg/abc_DEF-123"
+    assert settings.webhook_secret == SECRET
+    assert settings.webhook_listen == "0.0.0.0"
+    assert settings.webhook_port == 8443
+    assert settings.health_port == 9090
+    assert SECRET not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8443/hook", "http://localhost/hook", "http://[::1]:9000/x"]
+)
+def test_plain_http_webhook_is_accepted_on_loopback_only(url: str) -> None:
+    settings = Settings.from_env({"BOT_TOKEN": GOOD, "WEBHOOK_URL": url, "WEBHOOK_SECRET": SECRET})
+    assert settings.webhook_url == url
+
+
+def test_a_webhook_url_without_a_path_listens_on_slash() -> None:
+    settings = Settings.from_env(
+        {"BOT_TOKEN": GOOD, "WEBHOOK_URL": "https://help.example.org", "WEBHOOK_SECRET": SECRET}
+    )
+    assert settings.webhook_path == "/"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"WEBHOOK_URL": "http://help.example.org/hook"}, "must use https://"),
+        ({"WEBHOOK_URL": "ftp://help.example.org/hook"}, "must be an https:// URL"),
+        ({"WEBHOOK_URL": "help.example.org/hook"}, "must be an https:// URL"),
+        ({"WEBHOOK_URL": "https://help.example.org:99999/x"}, "not a valid URL"),
+        ({"WEBHOOK_URL": "https://help.example.org/a b"}, "path may only hold"),
+        ({"WEBHOOK_URL": "https://help.example.org/x#frag"}, "path may only hold"),
+        ({"WEBHOOK_URL": "https://help.example.org/healthz"}, "cannot be /healthz"),
+        ({"WEBHOOK_URL": "https://h.example.org/x", "WEBHOOK_SECRET": ""}, "WEBHOOK_SECRET is not"),
+        ({"WEBHOOK_URL": "https://h.example.org/x", "WEBHOOK_SECRET": "short"}, "too weak"),
+        ({"WEBHOOK_URL": "https://h.example.org/x", "WEBHOOK_SECRET": "a" * 64}, "too weak"),
+        ({"WEBHOOK_URL": "https://h.example.org/x", "WEBHOOK_SECRET": "x" * 257}, "too weak"),
+        (
+            {"WEBHOOK_URL": "https://h.example.org/x", "WEBHOOK_SECRET": SECRET + "!"},
+            "too weak or malformed",
+        ),
+        ({"WEBHOOK_PORT": "http"}, "WEBHOOK_PORT must be a port number"),
+        ({"WEBHOOK_PORT": "0"}, "WEBHOOK_PORT must be a port number"),
+        ({"HEALTH_PORT": "70000"}, "HEALTH_PORT must be a port number"),
+        ({"WEBHOOK_LISTEN": "0.0.0.0; rm"}, "WEBHOOK_LISTEN must be"),
+    ],
+)
+def test_bad_webhook_values_give_one_clear_sentence(env: dict[str, str], message: str) -> None:
+    env = {"BOT_TOKEN": GOOD, "WEBHOOK_SECRET": SECRET, **env}
+    with pytest.raises(ConfigError, match=message) as info:
+        Settings.from_env(env)
+    assert "\n" not in str(info.value)
+    secret = env.get("WEBHOOK_SECRET", "")
+    if secret:
+        assert secret not in str(info.value)  # never echoed, not even a weak one

@@ -61,3 +61,24 @@ def test_configure_logging_silences_httpx_and_filters_root_handlers() -> None:
 
 def test_redact_leaves_ordinary_text_alone() -> None:
     assert redact("call 988 at 10:30", TOKEN) == "call 988 at 10:30"
+
+
+def test_the_webhook_secret_is_redacted_too() -> None:
+    secret = "webhook-secret_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(TOKEN, [secret, None]))
+    logger = logging.getLogger("test.redaction.secret")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.info("header %s", secret)
+        try:
+            raise RuntimeError(f"bad header {secret}")
+        except RuntimeError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    out = stream.getvalue()
+    assert secret not in out
+    assert out.count("<redacted-secret>") == 2
