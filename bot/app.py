@@ -32,7 +32,17 @@ from bot.storage import open_storage
 
 log = logging.getLogger(__name__)
 
-PRIVATE_COMMANDS = ["start", "menu", "helpnow", "checkin", "settings", "privacy", "delete", "help"]
+PRIVATE_COMMANDS = [
+    "start",
+    "menu",
+    "helpnow",
+    "checkin",
+    "plan",
+    "settings",
+    "privacy",
+    "delete",
+    "help",
+]
 GROUP_COMMANDS = ["helpnow"]
 
 

@@ -58,6 +58,18 @@ CK_COUNTER_SLIP_YES = "ck:c:slip:yes"
 CK_COUNTER_REMOVE = "ck:c:del"
 
 
+# --- safety plan ("sp": open it, or carry on with the one being made) ---------------------------
+# Buttons on a step carry the plan's token (random, made when the plan starts) and the step, so a
+# button of a plan that was sent, cancelled or deleted, or of another step, is recognised as old.
+SP_OPEN = "sp"  # the intro, or the current step of a plan being made
+SP_BEGIN = "sp:go"  # start (or carry on)
+SP_ADD = "sp:a:"  # + token:step:key: add (or take out) a suggestion
+SP_NEXT = "sp:n:"  # + token:step: done with this step, or skip it (the last step sends the plan)
+SP_BACK = "sp:b:"  # + token:step: the previous step (from the first: the intro)
+SP_UNDO = "sp:u:"  # + token:step: take out the last thing added
+SP_CANCEL = "sp:x:"  # + token: cancel; nothing is kept
+
+
 # --- admin --------------------------------------------------------------------------------------
 ADMIN_PREFIX = "adm:"
 ADMIN_ALL = "adm:all"

@@ -374,10 +374,12 @@ def answer_okay(lang: Language) -> Screen:
 
 
 def answer_struggling(lang: Language) -> Screen:
-    """A kind answer with coping tools, and the guide's coping and support-group pages."""
+    """A kind answer with coping tools, the guide's coping and support-group pages, and a safety
+    plan of one's own."""
     pages = [("coping", "coping"), ("groups", "groups")]
     row = [_b(lang, key, CB_PAGE + page) for key, page in pages if page in lang.pages]
     rows = [row] if row else []
+    rows.append([_button(lang.texts.label("safety_plan.buttons.start"), cb.SP_OPEN)])
     rows.extend(nav_rows(lang, None))
     return Screen(lang.t("checkins.answers.struggling"), InlineKeyboardMarkup(rows))
 

@@ -1,10 +1,11 @@
 """Content: loading, validating and looking up everything in ``content/``.
 
 ``content/<lang>/guide.yaml`` (guide pages), ``ui.yaml`` (the bot's own words), ``checkins.yaml``,
-``admin.yaml``, ``rules.yaml`` (how people type in that language, :mod:`bot.language_rules`) and
-``crisis.yaml`` (crisis phrases, compiled by :mod:`bot.crisis`) and ``intents.yaml`` (what other
-free text leads to, compiled by :mod:`bot.intents`; its buttons must be guide pages) are per
-language;
+``admin.yaml``, ``emergency.yaml`` (the emergency screens), ``safety_plan.yaml`` (the safety
+plan's steps and suggestions), ``rules.yaml`` (how people type in that language,
+:mod:`bot.language_rules`), ``crisis.yaml`` (crisis phrases, compiled by :mod:`bot.crisis`) and
+``intents.yaml`` (what other free text leads to, compiled by :mod:`bot.intents`; its buttons
+must be guide pages) are per language;
 ``content/hotlines.yaml`` holds the hotline data with a source and a checked date for every
 entry, its texts in every language. :func:`load_content` validates all of it and raises
 :class:`ContentError` listing each problem with its file, so bad content never goes live. Every
@@ -33,13 +34,23 @@ from bot.language_rules import LanguageRules, load_rules
 from bot.telegram_html import MAX_MESSAGE, html_problems, visible_length
 
 DEFAULT_LANGUAGE = "en"
-LANGUAGE_FILES = ("ui", "guide", "checkins", "admin", "emergency", "rules", "crisis", "intents")
+LANGUAGE_FILES = (
+    "ui",
+    "guide",
+    "checkins",
+    "admin",
+    "emergency",
+    "safety_plan",
+    "rules",
+    "crisis",
+    "intents",
+)
 """Every language folder has exactly these files (``<name>.yaml``)."""
 COMPILED_FILES = ("crisis", "intents")
 """Language files read by their own compilers (:mod:`bot.crisis`, :mod:`bot.intents`)."""
 MAX_INTENT_ANSWER = 400  # one or two lines above the buttons
 MENU = "menu"
-SPECIAL_TARGETS = {"@helpnow", "@country", "@checkins"}
+SPECIAL_TARGETS = {"@helpnow", "@country", "@checkins", "@safety_plan"}
 PAGE_ID_RE = re.compile(r"^[a-z0-9_]{1,40}$")
 MAX_PAGE_LENGTH = 1200  # short screens: a page should fit a phone without much scrolling
 MAX_CALLBACK_BYTES = 64
@@ -120,7 +131,43 @@ REQUIRED_BUTTONS = {
     "no_country",
     "open_private",
 }
-REQUIRED_COMMANDS = {"start", "menu", "helpnow", "checkin", "settings", "privacy", "delete", "help"}
+SAFETY_PLAN_STEPS = (
+    "warning_signs",
+    "calm_alone",
+    "distractions",
+    "people_help",
+    "professionals",
+    "safer_surroundings",
+    "reasons",
+)
+"""The steps of a safety plan (Stanley and Brown's Safety Planning Intervention), in order."""
+SAFETY_PLAN_SUGGESTIONS = (3, 6)  # suggestion buttons per step (professionals: at least 2)
+SAFETY_PLAN_BUTTONS = {
+    "start",
+    "begin",
+    "done",
+    "skip",
+    "finish",
+    "finish_empty",
+    "back",
+    "undo",
+    "cancel",
+    "again",
+    "emergency",
+    "emergency_unknown",
+    "picked",
+}
+REQUIRED_COMMANDS = {
+    "start",
+    "menu",
+    "helpnow",
+    "checkin",
+    "plan",
+    "settings",
+    "privacy",
+    "delete",
+    "help",
+}
 
 
 class ContentError(Exception):
@@ -321,6 +368,7 @@ def _load_language(
         return None  # a missing file is reported; the rest cannot be checked without it
     ui_path = lang_dir / "ui.yaml"
     _validate_ui(ui_path, files["ui"], problems)
+    _validate_safety_plan(lang_dir / "safety_plan.yaml", files["safety_plan"], problems)
     rules = load_rules(files["rules"], str(lang_dir / "rules.yaml"), problems)
     texts = Texts(
         code,
@@ -530,6 +578,51 @@ def _validate_ui(path: Path, ui: dict[str, Any], problems: list[str]) -> None:
     for key, value in buttons.items():
         if not isinstance(value, str) or not value.strip() or len(value) > 40:
             problems.append(f"{path}: button 'buttons.{key}' must be 1-40 characters")
+
+
+def _validate_safety_plan(path: Path, plan: dict[str, Any], problems: list[str]) -> None:
+    """Every step with a title, a one-line explanation, a heading for the plan and 3-6
+    suggestions that work as button labels and as plan lines (plain words, no markup)."""
+    steps = plan.get("steps")
+    if not isinstance(steps, dict):
+        steps = {}
+    if tuple(steps) != SAFETY_PLAN_STEPS:
+        problems.append(f"{path}: 'steps' must be, in order: {', '.join(SAFETY_PLAN_STEPS)}")
+    low, high = SAFETY_PLAN_SUGGESTIONS
+    for key, step in steps.items():
+        where = f"{path}: step '{key}'"
+        if not isinstance(step, dict):
+            problems.append(f"{where}: expected a mapping")
+            continue
+        for field_name in ("title", "explain", "heading"):
+            if not isinstance(step.get(field_name), str) or not step[field_name].strip():
+                problems.append(f"{where}: '{field_name}' is missing")
+        suggestions = step.get("suggestions")
+        least = 2 if key == "professionals" else low  # the country's lines come first there
+        if not isinstance(suggestions, list) or not least <= len(suggestions) <= high:
+            problems.append(f"{where}: 'suggestions' must list {least}-{high} texts")
+            continue
+        for index, text in enumerate(suggestions):
+            if not _plain_label(text):
+                problems.append(
+                    f"{where}: suggestion {index + 1} must be 1-40 characters, no < > &"
+                )
+    buttons = plan.get("buttons")
+    if not isinstance(buttons, dict):
+        buttons = {}
+    for key in sorted(SAFETY_PLAN_BUTTONS - buttons.keys()):
+        problems.append(f"{path}: missing button label 'buttons.{key}'")
+    for key, value in buttons.items():
+        if not isinstance(value, str) or not value.strip() or len(_PLACEHOLDER.sub("", value)) > 40:
+            problems.append(f"{path}: button 'buttons.{key}' must be 1-40 characters")
+
+
+_PLACEHOLDER = re.compile(r"\{\w+\}")
+
+
+def _plain_label(text: Any) -> bool:
+    """A text that reads the same as a button label and as Telegram HTML."""
+    return isinstance(text, str) and 0 < len(text.strip()) <= 40 and not set(text) & set("<>&")
 
 
 def _load_pages(

@@ -1,9 +1,9 @@
 """Words: the one text API every screen uses, and formatting by the rules of each language.
 
-A :class:`Texts` holds one language's words (``content/<lang>/ui.yaml``, ``checkins.yaml`` and
-``admin.yaml``, as the areas ``ui``, ``checkins`` and ``admin``) and its typed-input rules
-(``rules.yaml``, see :mod:`bot.language_rules`). Everything the bot says is looked up the same
-way::
+A :class:`Texts` holds one language's words (``content/<lang>/ui.yaml``, ``checkins.yaml``,
+``admin.yaml``, ``emergency.yaml`` and ``safety_plan.yaml``, as the areas of the same names) and
+its typed-input rules (``rules.yaml``, see :mod:`bot.language_rules`). Everything the bot says
+is looked up the same way::
 
     texts.t("ui.welcome")
     texts.t("checkins.screens.today", time="08:30")
@@ -37,7 +37,7 @@ from bot.language_rules import LanguageRules
 
 log = logging.getLogger(__name__)
 
-AREAS = ("ui", "checkins", "admin", "emergency")
+AREAS = ("ui", "checkins", "admin", "emergency", "safety_plan")
 """The content files whose words are looked up by ``"<area>.<key>"``."""
 
 

@@ -30,11 +30,17 @@ from bot.callbacks import (
     CB_PRIVACY,
     CB_SETTINGS,
     CB_STORED,
+    SP_OPEN,
 )
 from bot.content import MENU, Content, Country, Language, Page, Service
 from bot.i18n import Html
 
-SPECIAL_CALLBACKS = {"@helpnow": CB_HELP, "@country": CB_COUNTRY_PICK, "@checkins": CB_CHECKINS}
+SPECIAL_CALLBACKS = {
+    "@helpnow": CB_HELP,
+    "@country": CB_COUNTRY_PICK,
+    "@checkins": CB_CHECKINS,
+    "@safety_plan": SP_OPEN,
+}
 HELP_FIRST_KINDS = ("crisis",)
 DRUG_KINDS = ("drugs", "overdose")
 
@@ -119,6 +125,7 @@ def page(lang: Language, page_id: str) -> Screen | None:
                 "@helpnow": lang.t("ui.buttons.help_now"),
                 "@country": lang.t("ui.buttons.set_country"),
                 "@checkins": lang.t("ui.buttons.checkins"),
+                "@safety_plan": lang.t("safety_plan.buttons.start"),
             }[child]
             if child != "@helpnow":  # Help now is on every page already
                 rows.append([_button(label, SPECIAL_CALLBACKS[child])])
@@ -135,7 +142,7 @@ def page(lang: Language, page_id: str) -> Screen | None:
 # --- Help now -------------------------------------------------------------------------------
 
 
-def _contact_line(lang: Language, service: Service) -> str:
+def contact_line(lang: Language, service: Service) -> str:
     """'call or text <b>988</b>, chat 988lifeline.org': contacts grouped for reading aloud."""
     joiner = f" {lang.t('ui.contact_or')} "
     groups: list[tuple[list[str], list[str]]] = []  # (verbs, values)
@@ -168,7 +175,7 @@ def _contact_line(lang: Language, service: Service) -> str:
 
 
 def _service_block(lang: Language, service: Service) -> str:
-    lines = [f"• <b>{html.escape(service.name)}</b>: {_contact_line(lang, service)}"]
+    lines = [f"• <b>{html.escape(service.name)}</b>: {contact_line(lang, service)}"]
     facts = []
     if service.hours:
         facts.append(html.escape(service.hours))
@@ -234,7 +241,7 @@ def _help_now(lang: Language, country: Country | None, back: str | None) -> Scre
             first = next((s for s in c.services if s.kind == "crisis"), c.services[0])
             lines.append(
                 f"{c.flag} {html.escape(c.name)}: {html.escape(first.name)}, "
-                f"{_contact_line(lang, first)}"
+                f"{contact_line(lang, first)}"
             )
         blocks.append("\n".join(lines))
         blocks.append(lang.t("ui.helpnow_find_more"))
@@ -245,6 +252,7 @@ def _help_now(lang: Language, country: Country | None, back: str | None) -> Scre
     coping = _coping_page(lang)
     if coping:
         rows.append([_button(lang.t("ui.buttons.coping"), CB_PAGE + coping)])
+    rows.append([_button(lang.t("safety_plan.buttons.start"), SP_OPEN)])
     rows.append([_button(_country_button(lang, country is not None), CB_COUNTRY_PICK)])
     last = [_button(lang.t("ui.buttons.main_menu"), CB_MENU)]
     if back is not None and back != CB_MENU:
@@ -391,7 +399,7 @@ NO_COUNTRY_LINES = 2  # without a country: this many countries' crisis lines, th
 
 
 def _line(lang: Language, service: Service) -> str:
-    return f"• <b>{html.escape(service.name)}</b>: {_contact_line(lang, service)}"
+    return f"• <b>{html.escape(service.name)}</b>: {contact_line(lang, service)}"
 
 
 def _lines(lang: Language, country: Country | None, kinds: tuple[str, ...], limit: int = 2) -> str:
@@ -436,5 +444,7 @@ def _emergency(lang: Language, key: str, country: Country | None) -> Screen:
         values["lines"] = Html(_lines(lang, country, ("crisis", "drugs")))
     text = re.sub(r"\n{3,}", "\n\n", lang.t("emergency." + key, **values)).strip()
     rows = [[_button(lang.t("emergency.all_lines"), CB_HELP)]]
+    if key == "suicide":  # its text ends by offering a safety plan ("tap below to start")
+        rows.append([_button(lang.t("safety_plan.buttons.start"), SP_OPEN)])
     rows.append([_button(lang.t("ui.buttons.main_menu"), CB_MENU)])
     return Screen(text, InlineKeyboardMarkup(rows))

@@ -1,6 +1,7 @@
 """Handlers: the one ordered list of everything the bot answers.
 
 Order matters: within a group the first matching handler wins, and lower groups run first.
+  group -4  a safety plan being made: another command drops it, anything else keeps it alive
   group -3  a command leaves any flow that was waiting for typed text (not /helpnow)
   group -2  activity: record that a private-chat user was active today
   group -1  crisis gate: crisis language gets Help now at once and stops there
@@ -35,11 +36,14 @@ from handlers import (
     helpnow,
     menu,
     privacy,
+    safety_plan,
     settings,
     text,
 )
 
 PRIVATE = filters.ChatType.PRIVATE
+# Help now by command or deep link: it never costs anyone their place in a flow.
+HELP_NOW_COMMAND = r"(?i)^/((helpnow|sos)(@\w+)?\b|start(@\w+)?\s+(helpnow|sos|help)\b)"
 NOT_PRIVATE = ~filters.ChatType.PRIVATE
 
 # The update types the handlers below act on: what the bot asks Telegram for (getUpdates and
@@ -61,13 +65,14 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     """Register every handler and text flow, in order."""
     # Text flows: what a person's next text message is for, once a screen asked for it.
     flows = text.Flows(
-        {**checkins.flows(), admin.FLOW: admin.draft_text},
+        {**checkins.flows(), **safety_plan.flows(), admin.FLOW: admin.draft_text},
         continue_after_crisis={admin.FLOW},  # a broadcast about crisis lines must be writable
     )
     services_of(application).flows = flows
+    application.add_handler(TypeHandler(Update, safety_plan.watch), group=-4)
     application.add_handler(
         MessageHandler(
-            filters.COMMAND & ~filters.Regex(r"^/(helpnow|sos)(@\w+)?\b"),
+            filters.COMMAND & ~filters.Regex(HELP_NOW_COMMAND),
             text.leave_flow_on_command,
         ),
         group=-3,
@@ -116,6 +121,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         CallbackQueryHandler(privacy.delete_ask, pattern=_exact(cb.CB_DELETE_ASK)),
         CallbackQueryHandler(privacy.delete_confirmed, pattern=_exact(cb.CB_DELETE_YES)),
         CallbackQueryHandler(privacy.delete_cancelled, pattern=_exact(cb.CB_DELETE_NO)),
+        # A safety plan of one's own (issue 13): /plan, its buttons, /cancel while making one.
+        *safety_plan.handlers(application),
         # Check-ins (issue 3): handlers go here.
         *checkins.handlers(),
         # Admin (issue 4): handlers go here; non-admins fall through to the fallbacks below.

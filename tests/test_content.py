@@ -34,6 +34,7 @@ def all_bot_texts(content: Content) -> list[tuple[str, str]]:
         texts += [(f"{code} ui {k}", v) for k, v in ui.items() if isinstance(v, str)]
         texts += [(f"{code} button {k}", v) for k, v in ui["buttons"].items()]
         texts += list(_strings(f"{code} checkins", lang.texts.area("checkins")))
+        texts += list(_strings(f"{code} safety_plan", lang.texts.area("safety_plan")))
     return texts
 
 
@@ -97,6 +98,7 @@ def test_every_page_is_reachable_and_every_button_leads_somewhere(content: Conte
                             screens.CB_SETTINGS,
                             screens.CB_COUNTRY_PICK,
                             screens.CB_CHECKINS,
+                            screens.SP_OPEN,
                         }, data
         assert seen == set(lang.pages)
 

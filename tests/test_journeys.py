@@ -43,9 +43,8 @@ async def test_menu_command_shows_the_menu_again(user: SimUser) -> None:
 
 async def test_commands_are_registered_at_startup(api: FakeTelegram, app: Any) -> None:
     names = {tuple(sorted(c["command"] for c in cmds)) for cmds in api.commands.values()}
-    assert ("checkin", "delete", "help", "helpnow", "menu", "privacy", "settings", "start") in {
-        tuple(sorted(n)) for n in names
-    }
+    private = ("checkin", "delete", "help", "helpnow", "menu", "plan", "privacy", "settings")
+    assert (*private, "start") in {tuple(sorted(n)) for n in names}
     assert ("helpnow",) in names  # group chats get Help now only
 
 
