@@ -12,13 +12,25 @@ with the crisis gate against the same bot without it. ``blind_round4.tsv`` was w
 without seeing the detector or its data, and is never used for tuning: its figures are the
 honest estimate of how the detector does on new messages.
 
+Spanish (``--lang es``): ``es_tuning.tsv`` through the gate as ``handlers/crisis.py`` runs it,
+the Spanish detector first and then the English one (people mix languages), with the same
+report and timings against the Spanish detector alone and the English one alone.
+``es_heldout.tsv`` is read only with ``--heldout``: it is measured once before a round of
+tuning and once after it, never in between, and only its counts and rates are printed.
+``--errors`` lists the misses and false alarms of the TUNING sets only (never of a held-out or
+blind set), with the phrase that fired. ``--no-app`` skips the whole-bot timing.
+``blind_v2_*.tsv`` are never read here.
+
 Run from the repository root::
 
     python benchmarks/crisis.py
+    python benchmarks/crisis.py --lang es [--errors] [--no-app]
+    python benchmarks/crisis.py --lang es --heldout --no-app   # twice per round, no more
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -30,14 +42,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.crisis import CATEGORIES, CrisisDetector  # noqa: E402
+from bot.crisis import CATEGORIES, CrisisDetector, CrisisMatch  # noqa: E402
 
 DATA = ROOT / "tests" / "crisis_data"
 CONTENT_FILE = ROOT / "content" / "en" / "crisis.yaml"
+ES_CONTENT_FILE = ROOT / "content" / "es" / "crisis.yaml"
 ROUNDS = 7
 NONE = "none"
 
 Row = tuple[str, str, str]  # label, category ("-" for ok), text
+
+
+class Gate:
+    """Several detectors in a row, as the crisis gate runs them: the first match wins."""
+
+    def __init__(self, *detectors: CrisisDetector) -> None:
+        self.detectors = detectors
+
+    def check(self, text: str) -> CrisisMatch | None:
+        for detector in self.detectors:
+            match = detector.check(text)
+            if match is not None:
+                return match
+        return None
+
+    def normalise(self, text: str) -> str:
+        return self.detectors[0].normalise(text)
 
 
 def read_labelled(path: Path) -> list[Row]:
@@ -48,7 +78,7 @@ def read_labelled(path: Path) -> list[Row]:
     return rows
 
 
-def report(name: str, rows: list[Row], detector: CrisisDetector) -> None:
+def report(name: str, rows: list[Row], detector: CrisisDetector | Gate) -> None:
     """Print the confusion matrix and per-category recall / false-positive rate."""
     truth_classes = [*CATEGORIES, "ok"]
     predicted_classes = [*CATEGORIES, NONE]
@@ -111,7 +141,36 @@ def baseline(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def timing(rows: list[Row], detector: CrisisDetector) -> None:
+def errors(name: str, rows: list[Row], detector: CrisisDetector | Gate) -> None:
+    """List the misses and false alarms of a tuning set (texts: never for held-out sets)."""
+    if not name.endswith("tuning"):
+        raise SystemExit(f"--errors lists tuning sets only, not {name!r}")
+    print(f"\n=== {name}: misses ===")
+    for label, truth, text in rows:
+        if label == "crisis" and detector.check(text) is None:
+            print(f"  [{truth}] {text}")
+    print(f"\n=== {name}: false alarms ===")
+    for label, _, text in rows:
+        match = detector.check(text) if label == "ok" else None
+        if match is not None:
+            print(f"  [{match.category}: {match.phrase}] {text}")
+
+
+HUGE_EN = {
+    "crisis phrase then 'a' x 100k": "i want to die. " + "a" * 100_000,
+    "'my ' repeated (group-heavy)": "my " * 33_334,
+    "'he is not ' repeated": "he is not " * 10_000,
+    "crisis phrase at the very end": "blah " * 20_000 + " he is not breathing",
+}
+HUGE_ES = {
+    "crisis phrase then 'a' x 100k": "quiero morirme. " + "a" * 100_000,
+    "'mi ' repeated (group-heavy)": "mi " * 33_334,
+    "'ya no se ' repeated": "ya no se " * 11_112,
+    "crisis phrase at the very end": "bla " * 25_000 + " mi hermano no respira",
+}
+
+
+def timing(rows: list[Row], detector: CrisisDetector | Gate, *, spanish: bool = False) -> None:
     texts = [text for _, _, text in rows]
     for text in texts:  # warm up caches
         detector.check(text)
@@ -135,12 +194,7 @@ def timing(rows: list[Row], detector: CrisisDetector) -> None:
     )
 
     print("\n=== 100,000-character inputs (one call each, best of 3) ===")
-    huge = {
-        "crisis phrase then 'a' x 100k": "i want to die. " + "a" * 100_000,
-        "'my ' repeated (group-heavy)": "my " * 33_334,
-        "'he is not ' repeated": "he is not " * 10_000,
-        "crisis phrase at the very end": "blah " * 20_000 + " he is not breathing",
-    }
+    huge = HUGE_ES if spanish else HUGE_EN
     for label, text in huge.items():
         best = float("inf")
         match = None
@@ -152,7 +206,7 @@ def timing(rows: list[Row], detector: CrisisDetector) -> None:
         print(f"{label:<34} {best * 1e3:7.2f} ms  -> {found}")
 
 
-async def handling_times(texts: list[str], *, gate: bool) -> list[float]:
+async def handling_times(texts: list[str], *, gate: bool, language: str = "en") -> list[float]:
     """Seconds to handle each free-text message through the whole bot (fake Bot API), with or
     without the crisis gate in front of the other handlers."""
     import tempfile
@@ -173,7 +227,7 @@ async def handling_times(texts: list[str], *, gate: bool) -> list[float]:
         if not gate:
             app.handlers.pop(-1)  # group -1 holds only the crisis gate
         async with run_app(app, api):
-            user = SimUser(app, api, 5000)
+            user = SimUser(app, api, 5000, language_code=language)
             await user.send("warm up")
             times = []
             for text in texts:
@@ -187,13 +241,13 @@ async def handling_times(texts: list[str], *, gate: bool) -> list[float]:
     return times
 
 
-def app_timing(rows: list[Row]) -> None:
+def app_timing(rows: list[Row], language: str = "en") -> None:
     """Handling time per message through the bot with the gate against without it."""
     import asyncio
 
     texts = [text for label, _, text in rows if label == "ok"] * 2
-    without = asyncio.run(handling_times(texts, gate=False))
-    with_gate = asyncio.run(handling_times(texts, gate=True))
+    without = asyncio.run(handling_times(texts, gate=False, language=language))
+    with_gate = asyncio.run(handling_times(texts, gate=True, language=language))
     base, gated = statistics.median(without), statistics.median(with_gate)
     print(f"\n=== handling one ordinary message through the bot, {len(texts)} messages ===")
     print(f"without the crisis gate (baseline):  median {base * 1e3:6.2f} ms")
@@ -201,7 +255,39 @@ def app_timing(rows: list[Row]) -> None:
     print(f"ratio with / without:                {gated / base:6.2f} x")
 
 
+def spanish(args: argparse.Namespace) -> None:
+    """The Spanish sets through the gate (Spanish, then English), and its cost."""
+    es = CrisisDetector.from_file(ES_CONTENT_FILE)
+    en = CrisisDetector.from_file(CONTENT_FILE)
+    gate = Gate(es, en)
+    names = ["es_tuning"] + (["es_heldout"] if args.heldout else [])
+    sets = {name: read_labelled(DATA / f"{name}.tsv") for name in names}
+    for name, rows in sets.items():
+        report(f"{name} (gate: es + en)", rows, gate)
+        if args.errors and name.endswith("tuning"):
+            errors(name, rows, gate)
+    if args.heldout:
+        return  # counts and rates only; timings come from the tuning set
+    rows = sets["es_tuning"]
+    print("\n--- the Spanish detector alone ---")
+    report("es_tuning (es alone)", rows, es)
+    for label, detector in (("gate: es + en", gate), ("es alone", es), ("en alone", en)):
+        print(f"\n--- timing, {label}, on es_tuning ---")
+        timing(rows, detector, spanish=True)
+    if not args.no_app:
+        app_timing(rows, language="es")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lang", choices=("en", "es"), default="en")
+    parser.add_argument("--heldout", action="store_true", help="also es_heldout (rates only)")
+    parser.add_argument("--errors", action="store_true", help="list tuning-set errors")
+    parser.add_argument("--no-app", action="store_true", help="skip the whole-bot timing")
+    args = parser.parse_args()
+    if args.lang == "es":
+        spanish(args)
+        return
     detector = CrisisDetector.from_file(CONTENT_FILE)
     sets = {
         name: read_labelled(DATA / f"{name}.tsv")
@@ -212,8 +298,11 @@ def main() -> None:
         report(name, rows, detector)
     everything = [row for rows in sets.values() for row in rows]
     report("all", everything, detector)
+    if args.errors:
+        errors("tuning", sets["tuning"], detector)
     timing(everything, detector)
-    app_timing(everything)
+    if not args.no_app:
+        app_timing(everything)
 
 
 if __name__ == "__main__":

@@ -234,6 +234,119 @@ def test_stigma_rule_catches_stigmatising_words() -> None:
     )
 
 
+# Spanish: "adicto" (every form), "drogadicto", "yonqui", "toxicómano", and "limpio"/"sucio" next
+# to a word for a drug test ("prueba", "test", "análisis", "orina", "antidoping"), in any text the
+# bot itself shows in Spanish: every text of content/es/*.yaml, the Spanish side of every
+# {en, es} text in hotlines.yaml, and the crisis reply (not the crisis phrase lists, which match
+# what people write). "adicción" and "adictivo" are fine.
+_ES_DRUG_TEST = r"(?:pruebas?|tests?|an[aá]lisis|orina|antidoping|antidopaje|toxicol[oó]gic[oa]s?)"
+_ES_CLEAN = r"(?:limpi|suci)[oa]s?"
+ES_STIGMA = re.compile(
+    r"\b(?:adict[oa]s?|drogadict[oa]s?|yonqu[ie]s?|yonkis?|yonquies|toxic[oó]man[oa]s?)\b"
+    rf"|\b{_ES_CLEAN}\b(?:\W+\w+){{0,3}}?\W+{_ES_DRUG_TEST}\b"
+    rf"|\b{_ES_DRUG_TEST}\b(?:\W+\w+){{0,3}}?\W+{_ES_CLEAN}\b",
+    re.IGNORECASE,
+)
+ES_ORG_NAMES: tuple[str, ...] = ()
+"""Names of organisations that contain one of those words, allowed as names (none shipped yet)."""
+
+
+def spanish_bot_texts(directory: Path) -> list[tuple[str, str]]:
+    """(where, text) for every text the bot shows in Spanish, read from the content files."""
+    texts: list[tuple[str, str]] = []
+    for path in sorted((directory / "es").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.name == "crisis.yaml":
+            texts.append((f"es/{path.name} reply", data["reply"]))
+            continue
+        found = _strings(f"es/{path.name}", data)
+        if path.name == "intents.yaml":  # what people type, like the crisis phrase lists
+            found = (
+                (w, t) for w, t in found if ".phrases[" not in w and ".exclude[" not in w
+            )
+        texts += list(found)
+    hotlines = yaml.safe_load((directory / "hotlines.yaml").read_text(encoding="utf-8"))
+    texts += [(w, t) for w, t in _strings("hotlines.yaml", hotlines) if w.endswith(".es")]
+    return texts
+
+
+def spanish_stigma_problems(
+    directory: Path, org_names: tuple[str, ...] = ES_ORG_NAMES
+) -> list[str]:
+    """Where a stigmatising Spanish word appears outside an organisation's name."""
+    problems = []
+    for where, text in spanish_bot_texts(directory):
+        for name in org_names:
+            text = re.sub(re.escape(name), " ", text, flags=re.IGNORECASE)
+        if (match := ES_STIGMA.search(text)) is not None:
+            problems.append(f"{where}: {match.group()!r}")
+    return problems
+
+
+def test_no_stigmatising_words_in_the_bots_own_spanish_text() -> None:
+    assert len(spanish_bot_texts(DEFAULT_CONTENT_DIR)) > 100  # the rule reads the real texts
+    assert spanish_stigma_problems(DEFAULT_CONTENT_DIR) == []
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "Un adicto también merece ayuda.",
+        "Las ADICTAS y los adictos",
+        "no es un drogadicto",
+        "los yonquis del barrio",
+        "una toxicómana",
+        "salió limpio en el antidoping",
+        "la prueba de orina salió sucia",
+        "dio limpia en el test",
+        "análisis sucios",
+    ],
+)
+def test_spanish_stigma_rule_fails_on_a_planted_word(content_copy: Path, planted: str) -> None:
+    _edit(
+        content_copy / "es" / "guide.yaml",
+        lambda d: d["pages"][d["menu"][0]].update(text=d["pages"][d["menu"][0]]["text"] + planted),
+    )
+    problems = spanish_stigma_problems(content_copy)
+    assert len(problems) == 1 and problems[0].startswith("es/guide.yaml"), problems
+
+
+def test_spanish_stigma_rule_reads_hotlines_and_the_crisis_reply(content_copy: Path) -> None:
+    def plant(d: dict) -> None:  # type: ignore[type-arg]
+        d["countries"]["ES"]["services"][0]["about"] = {"en": "For anyone.", "es": "Para adictos."}
+
+    _edit(content_copy / "hotlines.yaml", plant)
+    _edit(content_copy / "es" / "crisis.yaml", lambda d: d.update(reply="Hola, yonqui."))
+    problems = spanish_stigma_problems(content_copy)
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("es/crisis.yaml reply")
+    assert problems[1].startswith("hotlines.yaml.countries.ES.services[0].about.es")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "la adicción es una enfermedad",
+        "una sustancia muy adictiva",
+        "una persona con un trastorno por consumo de sustancias",
+        "limpié la casa entera",
+        "me hice una prueba de embarazo",
+    ],
+)
+def test_spanish_stigma_rule_leaves_person_first_words_alone(text: str) -> None:
+    assert not ES_STIGMA.search(text)
+
+
+def test_spanish_stigma_rule_allows_an_organisations_name(content_copy: Path) -> None:
+    name = "Asociación de Adictos en Recuperación"  # an example name, not a real organisation
+    _edit(
+        content_copy / "es" / "guide.yaml",
+        lambda d: d["pages"][d["menu"][0]].update(text=d["pages"][d["menu"][0]]["text"] + name),
+    )
+    assert spanish_stigma_problems(content_copy)
+    assert spanish_stigma_problems(content_copy, org_names=(name,)) == []
+
+
 # --- Bad content is refused with a clear report ------------------------------------------------
 
 
