@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.error import NetworkError
 
 from bot import screens
 from bot.context import BotContext
@@ -56,6 +57,10 @@ async def ignore(update: Update, context: BotContext) -> None:
 
 async def on_error(update: object, context: BotContext) -> None:
     """Log the error (redacted, without message text) and still give the person a way out."""
+    if update is None and isinstance(context.error, NetworkError):
+        # Polling could not reach Telegram: bot/connectivity.py says so once, and once more
+        # when Telegram answers again; a traceback per retry would drown everything else.
+        return
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("error while handling update %s", update_id, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
