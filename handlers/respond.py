@@ -18,9 +18,17 @@ async def show(
 ) -> Message | None:
     """Show ``screen``: edit the message whose button was pressed, else send a new message.
 
-    Pressing a button whose screen is already shown changes nothing and sends nothing."""
+    Pressing a button whose screen is already shown changes nothing and sends nothing. A press
+    on a message the bot can no longer see (Telegram sends it with date 0 and no content, and
+    python-telegram-bot still makes it a ``Message``) gets a new message: an edit would be
+    blind, and Telegram rejects an edit that changes nothing."""
     query = update.callback_query
-    if edit and query is not None and isinstance(query.message, Message):
+    if (
+        edit
+        and query is not None
+        and isinstance(query.message, Message)
+        and query.message.is_accessible
+    ):
         message = query.message
         if message.text_html == screen.text and message.reply_markup == screen.keyboard:
             return None  # a second press of a stale button: Telegram would reject the edit
