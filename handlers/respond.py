@@ -21,13 +21,16 @@ async def show(
     Pressing a button whose screen is already shown changes nothing and sends nothing. A press
     on a message the bot can no longer see (Telegram sends it with date 0 and no content, and
     python-telegram-bot still makes it a ``Message``) gets a new message: an edit would be
-    blind, and Telegram rejects an edit that changes nothing."""
+    blind, and Telegram rejects an edit that changes nothing. So does a press on a message
+    without text (a photo: only a forged press, no bot photo has buttons), whose text Telegram
+    would refuse to edit."""
     query = update.callback_query
     if (
         edit
         and query is not None
         and isinstance(query.message, Message)
         and query.message.is_accessible
+        and query.message.text is not None
     ):
         message = query.message
         if message.text_html == screen.text and message.reply_markup == screen.keyboard:

@@ -915,3 +915,15 @@ async def test_a_press_on_a_message_the_bot_cannot_see_gets_a_new_message(
     assert [c.method for c in calls if c.method != "answerCallbackQuery"] == ["sendMessage"]
     assert api.callback_queries[str(query["id"])].answer is not None
     assert "Main menu" in (user.screen.text or "")
+
+
+async def test_a_forged_press_on_a_photo_gets_a_new_message(app: Any, api: FakeTelegram) -> None:
+    """Found by the long run: a press on a message without text (the admin's broadcast preview
+    of a photo) was answered with an edit of its text, which Telegram refuses."""
+    user = SimUser(app, api, 5002)
+    await user.command("/start")
+    file_id, _ = api.new_file("photo")
+    status, body = api.handle("sendPhoto", {"chat_id": 5002, "photo": file_id})  # as the bot
+    assert status == 200
+    calls = await user.press_data(cb.CB_MENU, message_id=body["result"]["message_id"])
+    assert [c.method for c in calls if c.method != "answerCallbackQuery"] == ["sendMessage"]
