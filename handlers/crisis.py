@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
@@ -46,7 +47,10 @@ def gate(flows: Flows) -> Callable[[Update, BotContext], Coroutine[Any, Any, Non
         screen = await help_now_screen(update, context)
         reply = lang.crisis.reply if lang.crisis is not None else ""
         await show(update, context, screen.after(reply), edit=False)
-        if not flows.continues_after_crisis(context):
+        # Only in the private chat: an admin writing a broadcast who says the same in a group
+        # must not get the group's "private chat" pointer after Help now there.
+        private = update.effective_chat.type == ChatType.PRIVATE
+        if not (private and flows.continues_after_crisis(context)):
             raise ApplicationHandlerStop
 
     return crisis_gate

@@ -33,7 +33,8 @@ async def show(
         and query.message.text is not None
     ):
         message = query.message
-        if message.text_html == screen.text and message.reply_markup == screen.keyboard:
+        shown = _quotes(message.text_html) == _quotes(screen.text)
+        if shown and message.reply_markup == screen.keyboard:
             return None  # a second press of a stale button: Telegram would reject the edit
         try:
             result = await query.edit_message_text(screen.text, reply_markup=screen.keyboard)
@@ -46,6 +47,13 @@ async def show(
     if chat is None:
         return None
     return await context.bot.send_message(chat.id, screen.text, reply_markup=screen.keyboard)
+
+
+def _quotes(text: str) -> str:
+    """``text`` with quotes unescaped: python-telegram-bot's ``text_html`` writes ``'`` as
+    ``&#x27;`` and ``"`` as ``&quot;``, the content writes them plainly (a screen with "I'll"
+    never compared equal, so a second press sent an edit Telegram refuses as not modified)."""
+    return text.replace("&#x27;", "'").replace("&quot;", '"')
 
 
 async def answer_query(update: Update, text: str | None = None) -> None:

@@ -927,3 +927,35 @@ async def test_a_forged_press_on_a_photo_gets_a_new_message(app: Any, api: FakeT
     assert status == 200
     calls = await user.press_data(cb.CB_MENU, message_id=body["result"]["message_id"])
     assert [c.method for c in calls if c.method != "answerCallbackQuery"] == ["sendMessage"]
+
+
+async def test_a_second_press_on_a_screen_with_quotes_changes_nothing(
+    app: Any, api: FakeTelegram
+) -> None:
+    """Found by the long run: a screen whose text has an apostrophe ("I'll") never compared
+    equal to what Telegram shows (python-telegram-bot writes it as &#x27;), so pressing its
+    button again sent an edit Telegram refuses as not modified."""
+    user = SimUser(app, api, 5003)
+    await user.command("/checkin")
+    assert "'" in (user.screen.text or "")
+    calls = await user.press_data(cb.CK_STATUS, message_id=user.screen.message_id)
+    assert [c.method for c in calls] == ["answerCallbackQuery"]
+
+
+async def test_an_admin_in_the_broadcast_flow_gets_one_message_for_crisis_words_in_a_group(
+    app: Any, api: FakeTelegram
+) -> None:
+    """Found by the long run: the crisis answer lets an admin's broadcast draft go on (so a
+    broadcast about crisis lines can be written); in a group that let the "private chat" pointer
+    follow Help now: two messages in everyone's chat."""
+    admin = SimUser(app, api, ADMIN)
+    await admin.command("/broadcast")
+    calls = await admin.send_in_group("I want to die")
+    sent = [c for c in calls if c.method == "sendMessage"]
+    assert len(sent) == 1 and "988" in str(sent[0].params["text"])
+    calls = await admin.send("I want to die: here is who to call")  # the draft still goes on
+    assert [c.method for c in calls if c.method in DELIVERY_METHODS] == [
+        "sendMessage",
+        "copyMessage",
+        "sendMessage",
+    ]
