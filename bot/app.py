@@ -23,6 +23,7 @@ import handlers
 from bot.broadcast import resume_broadcasts
 from bot.checkins import start_checkins
 from bot.config import Settings
+from bot.connectivity import watched_requests
 from bot.content import DEFAULT_LANGUAGE, load_content
 from bot.context import BotContext
 from bot.delivery import PriorityRateLimiter
@@ -81,10 +82,10 @@ def build_application(
     if settings.api_base_url:
         base_url, base_file_url = api_base_urls(settings.api_base_url)
         builder = builder.base_url(base_url).base_file_url(base_file_url)
-    if request is not None:
-        builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    # Both requests report to one watcher: a line when Telegram cannot be reached, one when it
+    # answers again (bot/connectivity.py), never a traceback per attempt.
+    watched, watched_updates = watched_requests(request, get_updates_request)
+    builder = builder.request(watched).get_updates_request(watched_updates)
     if settings.webhook_url:
         # Webhook mode: updates arrive by HTTP (bot/webhook.py), nothing polls.
         builder = builder.updater(None)

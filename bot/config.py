@@ -2,6 +2,10 @@
 
 Every setting an operator can change is a field of :class:`Settings`; ``.env.example`` documents
 them all. A missing or malformed value raises :class:`ConfigError` with one clear sentence.
+
+Paths: ``.env`` is found from the project, so a relative ``DATABASE_PATH`` or ``CONTENT_DIR``
+means relative to the project root too (never to the working directory the bot was started
+from); ``DATABASE_PATH=:memory:`` is a private in-memory database (tests only).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONTENT_DIR = PROJECT_ROOT / "content"
-DEFAULT_DATABASE_PATH = Path("data") / "bot.sqlite3"
+DEFAULT_DATABASE_PATH = PROJECT_ROOT / "data" / "bot.sqlite3"
+MEMORY = ":memory:"
 
 # Telegram tokens look like "<numeric bot id>:<35-ish url-safe characters>".
 _TOKEN_RE = re.compile(r"^\d{5,12}:[A-Za-z0-9_-]{30,64}$")
@@ -29,6 +34,8 @@ _SECRET_MIN_DISTINCT = 10  # "aaaa..." or "0101..." is not a secret, whatever it
 _WEBHOOK_PATH_RE = re.compile(r"^/[A-Za-z0-9/_.~-]*$")
 _RESERVED_PATHS = {"/healthz", "/metrics"}
 _LISTEN_RE = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")
+_ASCII_ID = re.compile(r"[0-9]{1,19}")  # str.isdigit() would take "٣٤٥" and "¹²³"
+_MAX_ID = 2**63 - 1  # what SQLite's INTEGER holds; Telegram ids are far below
 
 
 class ConfigError(Exception):
@@ -80,10 +87,10 @@ class Settings:
         return cls(
             bot_token=token,
             admin_ids=_parse_admin_ids(env.get("ADMIN_IDS", "")),
-            database_path=Path(env.get("DATABASE_PATH", "").strip() or DEFAULT_DATABASE_PATH),
+            database_path=_project_path(env.get("DATABASE_PATH", ""), DEFAULT_DATABASE_PATH),
             api_base_url=(env.get("TELEGRAM_API_BASE_URL", "").strip() or None),
             log_level=_parse_log_level(env.get("LOG_LEVEL", "")),
-            content_dir=Path(env.get("CONTENT_DIR", "").strip() or DEFAULT_CONTENT_DIR),
+            content_dir=_project_path(env.get("CONTENT_DIR", ""), DEFAULT_CONTENT_DIR),
             checkin_tick_seconds=_positive_float(env, "CHECKIN_TICK_SECONDS", 30.0),
             checkin_missed_window=timedelta(
                 minutes=_positive_float(env, "CHECKIN_MISSED_WINDOW_MINUTES", 120.0)
@@ -97,15 +104,30 @@ class Settings:
         )
 
 
+def _project_path(raw: str, default: Path) -> Path:
+    """A path setting: absolute as given, relative to the project root otherwise."""
+    raw = raw.strip()
+    if not raw:
+        return default
+    if raw == MEMORY:
+        return Path(MEMORY)
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
 def _parse_admin_ids(raw: str) -> frozenset[int]:
     ids: set[int] = set()
     for part in raw.replace(";", ",").split(","):
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit():
-            raise ConfigError(f"ADMIN_IDS must be numeric Telegram user ids, got {part[:20]!r}")
-        ids.add(int(part))
+        value = int(part) if _ASCII_ID.fullmatch(part) else 0
+        if not 0 < value <= _MAX_ID:
+            raise ConfigError(
+                "ADMIN_IDS must be positive numeric Telegram user ids in ASCII digits (0-9), "
+                f"comma-separated, got {part[:20]!r}"
+            )
+        ids.add(value)
     return frozenset(ids)
 
 

@@ -50,11 +50,14 @@ def gate(flows: Flows) -> Callable[[Update, BotContext], Coroutine[Any, Any, Non
         context.metrics.crisis_match(match.category)
         screen = screens.emergency(lang, match.category, await context.country())
         chat = update.effective_chat
-        if chat.type != ChatType.PRIVATE:
+        private = chat.type == ChatType.PRIVATE
+        if not private:
             screen = screens.Screen(screen.text)  # in a group: the steps and lines only
         await show(update, context, screen, edit=False)
         answered(context, "crisis")
-        if not flows.continues_after_crisis(context):
+        # A flow goes on only in the private chat: an admin writing a broadcast who says the
+        # same in a group must not get the group's "private chat" pointer after Help now there.
+        if not (private and flows.continues_after_crisis(context)):
             raise ApplicationHandlerStop
 
     return crisis_gate

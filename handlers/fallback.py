@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.error import NetworkError
 
 from bot import screens
 from bot.context import BotContext
@@ -71,6 +72,10 @@ async def ignore(update: Update, context: BotContext) -> None:
 
 async def on_error(update: object, context: BotContext) -> None:
     """Log the error (redacted, without message text) and still give the person a way out."""
+    if update is None and isinstance(context.error, NetworkError):
+        # Polling could not reach Telegram: bot/connectivity.py says so once, and once more
+        # when Telegram answers again; a traceback per retry would drown everything else.
+        return
     update_id = update.update_id if isinstance(update, Update) else None
     context.metrics.error("update" if isinstance(update, Update) else "job")
     log.error("error while handling update %s", update_id, exc_info=context.error)

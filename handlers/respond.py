@@ -19,9 +19,20 @@ async def show(
 ) -> Message | None:
     """Show ``screen``: edit the message whose button was pressed, else send a new message.
 
-    Pressing a button whose screen is already shown changes nothing and sends nothing."""
+    Pressing a button whose screen is already shown changes nothing and sends nothing. A press
+    on a message the bot can no longer see (Telegram sends it with date 0 and no content, and
+    python-telegram-bot still makes it a ``Message``) gets a new message: an edit would be
+    blind, and Telegram rejects an edit that changes nothing. So does a press on a message
+    without text (a photo: only a forged press, no bot photo has buttons), whose text Telegram
+    would refuse to edit."""
     query = update.callback_query
-    if edit and query is not None and isinstance(query.message, Message):
+    if (
+        edit
+        and query is not None
+        and isinstance(query.message, Message)
+        and query.message.is_accessible
+        and query.message.text is not None
+    ):
         if _already_shown(query.message, screen):
             return None  # a second press of a stale button: Telegram would reject the edit
         try:
@@ -38,7 +49,9 @@ async def show(
 
 
 def _already_shown(message: Message, screen: Screen) -> bool:
-    """Whether ``message`` already reads as ``screen``, with the same buttons."""
+    """Whether ``message`` already reads as ``screen``, with the same buttons (compared as
+    the person sees it: python-telegram-bot's ``text_html`` escapes quotes the content does
+    not, so HTML never compares equal)."""
     if message.reply_markup != screen.keyboard:
         return False
     return (message.text or "").strip() == visible_text(screen.text).strip()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import api_base_urls
-from bot.config import ConfigError, Settings
+from bot.config import PROJECT_ROOT, ConfigError, Settings
 
 GOOD = "1234567:TEST-offline-token-not-real-abcdefgh"
 
@@ -17,7 +17,8 @@ def test_minimal_environment_needs_only_the_token() -> None:
     settings = Settings.from_env({"BOT_TOKEN": GOOD})
     assert settings.bot_token == GOOD
     assert settings.admin_ids == frozenset()
-    assert settings.database_path == Path("data/bot.sqlite3")
+    assert settings.database_path == PROJECT_ROOT / "data" / "bot.sqlite3"
+    assert settings.content_dir == PROJECT_ROOT / "content"
     assert settings.api_base_url is None
     assert settings.checkin_missed_window == timedelta(hours=2)
 
@@ -50,7 +51,7 @@ def test_all_variables_are_read() -> None:
         ({}, "BOT_TOKEN is not set"),
         ({"BOT_TOKEN": "   "}, "BOT_TOKEN is not set"),
         ({"BOT_TOKEN": "not-a-token"}, "BOT_TOKEN is malformed"),
-        ({"BOT_TOKEN": GOOD, "ADMIN_IDS": "@someone"}, "ADMIN_IDS must be numeric"),
+        ({"BOT_TOKEN": GOOD, "ADMIN_IDS": "@someone"}, "ADMIN_IDS must be positive numeric"),
         ({"BOT_TOKEN": GOOD, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be one of"),
         ({"BOT_TOKEN": GOOD, "BROADCAST_RATE": "fast"}, "BROADCAST_RATE must be a number"),
         ({"BOT_TOKEN": GOOD, "CHECKIN_TICK_SECONDS": "0"}, "greater than zero"),
@@ -60,6 +61,48 @@ def test_bad_values_give_one_clear_sentence(env: dict[str, str], message: str) -
     with pytest.raises(ConfigError, match=message) as info:
         Settings.from_env(env)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "٣٤٥",  # Arabic-Indic digits: str.isdigit() is True and int() read them as 345
+        "¹²³",  # superscripts: isdigit() is True, int() raised ValueError (a traceback)
+        "１２３",  # fullwidth digits
+        "0",
+        "-5",
+        "+5",
+        "1e3",
+        "12 34",
+        "42,abc",
+        "9" * 25,
+    ],
+)
+def test_admin_ids_are_positive_ascii_numbers_or_one_clear_line(raw: str) -> None:
+    with pytest.raises(ConfigError, match="ADMIN_IDS must be positive numeric") as info:
+        Settings.from_env({"BOT_TOKEN": GOOD, "ADMIN_IDS": raw})
+    assert "\n" not in str(info.value)
+
+
+def test_admin_ids_accept_ascii_digits_with_spaces_and_semicolons() -> None:
+    assert Settings.from_env({"BOT_TOKEN": GOOD, "ADMIN_IDS": " 42;0007 , 99"}).admin_ids == {
+        42,
+        7,
+        99,
+    }
+
+
+def test_relative_paths_are_relative_to_the_project_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # started from somewhere else, e.g. by a service manager
+    settings = Settings.from_env(
+        {"BOT_TOKEN": GOOD, "DATABASE_PATH": "var/x.sqlite3", "CONTENT_DIR": "content"}
+    )
+    assert settings.database_path == PROJECT_ROOT / "var" / "x.sqlite3"
+    assert settings.content_dir == PROJECT_ROOT / "content"
+    memory = Settings.from_env({"BOT_TOKEN": GOOD, "DATABASE_PATH": ":memory:"})
+    assert memory.database_path == Path(":memory:")
 
 
 def test_malformed_token_is_not_echoed() -> None:

@@ -11,14 +11,23 @@ Layout:
   contract (no SQL, no driver);
 * ``sqlite/`` - the SQLite backend (aiosqlite), the only one today.
 
+Next to :class:`Storage` (what the running bot does) is :class:`Maintenance` (what an operator
+does from the command line: the checks at start, the running lock, backup, restore), opened
+with :func:`open_maintenance`. Errors an operator should read are :class:`StorageError` (one
+line, safe to print); :class:`LocationError` is an impossible location (a configuration error),
+:class:`Unsupported` an operation that has no meaning for the backend.
+
 Adding a backend (PostgreSQL, say):
 
 1. Write ``bot/storage/<name>/`` with a class implementing every method of :class:`Storage`
    with the same guarantees (exclusive claims, compare-and-set schedules, outcomes counted
    once, /delete removing every row about a person) and an async ``open`` that connects and
-   applies that backend's own migrations. Keep its driver import inside that package.
-2. Choose it in :func:`open_storage` from the settings (e.g. a ``DATABASE_URL`` scheme),
-   importing the package there, so the other backends' drivers are never imported.
+   applies that backend's own migrations, and a :class:`Maintenance` (raise
+   :class:`Unsupported` for what it leaves to the server's own tools, e.g. backup). Keep its
+   driver import inside that package.
+2. Choose it in :func:`open_storage` and :func:`open_maintenance` from the settings (e.g. a
+   ``DATABASE_URL`` scheme), importing the package there, so the other backends' drivers are
+   never imported.
 3. Add its name to the ``storage`` fixture's ``params`` in ``tests/storage/conftest.py``: the
    contract tests (``tests/storage/test_contract_*.py``) then run against it too.
 
@@ -46,10 +55,15 @@ from bot.storage.api import (
     AudienceCounts,
     Broadcast,
     CheckinSettings,
+    CopyReport,
     DueCheckin,
+    LocationError,
+    Maintenance,
     Outcome,
     Stats,
     Storage,
+    StorageError,
+    Unsupported,
     UserRecord,
     parse_audience,
 )
@@ -73,11 +87,17 @@ __all__ = [
     "AudienceCounts",
     "Broadcast",
     "CheckinSettings",
+    "CopyReport",
     "DueCheckin",
+    "LocationError",
+    "Maintenance",
     "Outcome",
     "Stats",
     "Storage",
+    "StorageError",
+    "Unsupported",
     "UserRecord",
+    "open_maintenance",
     "open_storage",
     "parse_audience",
 ]
@@ -87,7 +107,19 @@ async def open_storage(settings: Settings) -> Storage:
     """Open the storage the settings choose, migrated and ready.
 
     Today that is always SQLite at ``settings.database_path`` (``":memory:"`` gives a private
-    in-memory database, for tests)."""
+    in-memory database, for tests). Any failure is a :class:`StorageError` naming the database
+    (the driver's error is its ``__cause__``)."""
     from bot.storage.sqlite import SqliteStorage
 
-    return await SqliteStorage.open(settings.database_path)
+    try:
+        return await SqliteStorage.open(settings.database_path)
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, StorageError) else f"{type(exc).__name__}: {exc}"
+        raise StorageError(f"database {settings.database_path}: {reason}") from exc
+
+
+def open_maintenance(settings: Settings) -> Maintenance:
+    """The operator's operations on the database the settings choose (see :class:`Maintenance`)."""
+    from bot.storage.sqlite import MIGRATIONS, SqliteMaintenance
+
+    return SqliteMaintenance(settings.database_path, len(MIGRATIONS))

@@ -26,9 +26,28 @@ check-in settings and broadcast delivery states. No names, no message text.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any, Protocol
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class StorageError(Exception):
+    """The database cannot be used. The message is one line, safe to print: a location (a path)
+    and a reason, never the data."""
+
+
+class LocationError(StorageError):
+    """The configured location itself is impossible (a folder that cannot be created, a file
+    that cannot be written): a configuration error, found before anything else starts."""
+
+
+class Unsupported(StorageError):
+    """The backend has no such operation (e.g. a backup of an in-memory database)."""
+
 
 # --- users ------------------------------------------------------------------------------------
 
@@ -409,4 +428,68 @@ class Storage(Protocol):
     async def stats(self) -> Stats:
         """Aggregate counts about the people using the bot (never a list of people); active
         means seen within the last 7 (30) days, today included."""
+        ...
+
+
+# --- operations -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    """What ``backup`` or ``restore`` did (for its one line of output)."""
+
+    path: Path  # the file written: the backup, or the database restored into
+    size: int  # bytes
+    schema_version: int
+    kept: Path | None = None  # restore: where the replaced database was moved (None: none)
+
+
+class Maintenance(Protocol):
+    """What an operator does to the database from the command line (``python -m bot backup``,
+    ``restore``, ``migrate``, and the checks at start), next to :class:`Storage`, which is what
+    the running bot does. Synchronous: it runs outside the bot's event loop.
+
+    Every method raises :class:`StorageError` (one printable line) when it cannot do its work,
+    :class:`LocationError` for an impossible location and :class:`Unsupported` when the
+    operation has no meaning for this backend or location.
+    """
+
+    @property
+    def location(self) -> str:
+        """Where the database is, as the start-up line names it (a path; never a password)."""
+        ...
+
+    def unsupported(self, command: str) -> str | None:
+        """Why ``command`` (a verb: "back up", "restore", "migrate", "count") has no meaning for
+        this database, or None when it has (an in-memory database has nothing to back up)."""
+        ...
+
+    def preflight(self) -> None:
+        """Check, before anything connects anywhere, that the database can be opened or
+        created where it is configured (raises :class:`LocationError`)."""
+        ...
+
+    def exists(self) -> bool:
+        """Whether there is a database there already (a first start creates it)."""
+        ...
+
+    def verify(self) -> int:
+        """A quick check that an existing database is not damaged and not from a newer version
+        of the bot; returns its schema version (0: not created yet)."""
+        ...
+
+    def running_lock(self) -> AbstractContextManager[None]:
+        """Held by a running bot from start to exit (several bots may hold it at once); while
+        anyone holds it, :meth:`restore` is refused. Entering it while a restore runs raises
+        :class:`StorageError`."""
+        ...
+
+    def backup(self, dest: Path) -> CopyReport:
+        """Write a consistent, verified copy to ``dest`` (private to its owner), also while a
+        bot runs on the database."""
+        ...
+
+    def restore(self, source: Path) -> CopyReport:
+        """Replace the database with the verified copy at ``source``; refused while a bot runs
+        on it. The replaced database is kept next to it (:attr:`CopyReport.kept`)."""
         ...

@@ -10,6 +10,9 @@ is atomic on its own, and :meth:`SqliteBase.transaction` groups several under
 ``BEGIN IMMEDIATE`` (the write lock is taken at the start, so a transaction never fails half
 way on a lock held by another process). Writes in this process are serialised by an
 :class:`asyncio.Lock`; reads never take it.
+
+Files: the folder is created 0700 and the database file 0600 before SQLite opens it, so its
+``-wal`` and ``-shm`` files (which SQLite gives the database file's mode) are private too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.storage.api import StorageError
+from bot.storage.sqlite.files import create_private_file, is_memory, make_private_dir
+
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -30,14 +36,20 @@ PRAGMAS = (
 
 
 async def connect(path: Path | str) -> aiosqlite.Connection:
-    """Open (creating the file and its folder if needed) the database; ``":memory:"`` opens a
-    private in-memory one."""
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    """Open (creating the file 0600 and its folder 0700 if needed) the database; ``":memory:"``
+    opens a private in-memory one. On failure the connection (and its thread) is closed."""
+    if not is_memory(path):
+        make_private_dir(Path(path).parent)
+        create_private_file(Path(path))
     db = await aiosqlite.connect(str(path), isolation_level=None)
-    db.row_factory = aiosqlite.Row
-    for pragma in PRAGMAS:
-        await db.execute(pragma)
+    try:
+        db.row_factory = aiosqlite.Row
+        for pragma in PRAGMAS:
+            await db.execute(pragma)
+    except BaseException:
+        # A damaged file fails here; aiosqlite's thread would otherwise keep the process alive.
+        await db.close()
+        raise
     return db
 
 
@@ -71,8 +83,11 @@ class SqliteBase:
 
     async def migrate(self, migrations: Sequence[str]) -> None:
         """Apply the migrations above the stored ``user_version``, each with its version bump
-        in one transaction."""
+        in one transaction. A database from a newer version of the bot (a version above the
+        last migration) is refused with :class:`StorageError`."""
         current = await self.schema_version()
+        if current > len(migrations):
+            raise StorageError(newer_schema(current, len(migrations)))
         for version, script in enumerate(migrations, start=1):
             if version <= current:
                 continue
@@ -81,3 +96,10 @@ class SqliteBase:
                 await self._db.executescript(
                     f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
                 )
+
+
+def newer_schema(found: int, known: int) -> str:
+    return (
+        f"schema version {found} is newer than this version of the bot knows ({known}): "
+        "run the newer version, or restore a backup taken before the upgrade"
+    )
